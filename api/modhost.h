@@ -1,0 +1,142 @@
+/* api/modhost.h — the modhost module ABI: the host function table and the
+ * macros a module is written with.  Include this file alone.
+ *
+ * The host hands every module one mh_host_api table at load.  The table is
+ * append-only within an ABI major: a function that appears in minor N stays
+ * at the same place, with the same type and meaning, in every later minor.
+ * Probe for a function newer than your MH_MODULE_ABI_MINOR with
+ * MH_HOST_HAS(host, fn) before calling it.
+ */
+#ifndef MODHOST_H
+#define MODHOST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "modhost-t.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define MH_EXPORT __attribute__((visibility("default")))
+#else
+#define MH_PRINTF(f, a)
+#define MH_EXPORT
+#endif
+
+struct mh_host_api {
+	uint32_t struct_size; /* sizeof(mh_host_api) in the host: what it provides */
+	uint16_t abi_major;
+	uint16_t abi_minor;
+
+	/* ---- ABI 1.0 ---------------------------------------------------- */
+
+	/* Logging, tagged with the module's name and the worker. */
+	void (*log)(mh_module *m, int level, const char *fmt, ...) MH_PRINTF(3, 4);
+
+	/* The instance: its configured name, and one pointer of module data. */
+	const char *(*module_name)(const mh_module *m);
+	void (*module_set_data)(mh_module *m, void *data);
+	void *(*module_data)(const mh_module *m);
+
+	/* Configuration values of the instance's [module NAME] section, already
+	 * validated against the key table with defaults applied.  Asking for a
+	 * key that is not in the table returns the zero value. Strings and lists
+	 * live as long as the instance. */
+	const char *(*config_string)(const mh_module *m, const char *key);
+	int64_t (*config_int)(const mh_module *m, const char *key);
+	int (*config_bool)(const mh_module *m, const char *key);
+	uint64_t (*config_size)(const mh_module *m, const char *key);
+	uint64_t (*config_duration_ms)(const mh_module *m, const char *key);
+	const char *const *(*config_list)(const mh_module *m, const char *key, size_t *count);
+
+	/* Buffers.  Functions returning int return 0, or -1 when out of memory
+	 * or when the range asked for is not there. */
+	size_t (*buf_length)(const mh_buf *b);
+	int (*buf_add)(mh_buf *b, const void *data, size_t len);
+	int (*buf_printf)(mh_buf *b, const char *fmt, ...) MH_PRINTF(2, 3);
+	/* Copy up to len bytes from the front without removing them; returns
+	 * the number copied. */
+	size_t (*buf_peek)(const mh_buf *b, void *data, size_t len);
+	int (*buf_drain)(mh_buf *b, size_t len);
+	/* Move len bytes from the front of src to the end of dst, without
+	 * copying payload where the host can avoid it. */
+	int (*buf_move)(mh_buf *dst, mh_buf *src, size_t len);
+	/* Offset of the first needle at or after from, or -1. */
+	int64_t (*buf_find)(const mh_buf *b, const void *needle, size_t nlen, size_t from);
+	/* Make the first len bytes contiguous and return them (valid until the
+	 * buffer changes), or NULL if the buffer holds fewer. */
+	const uint8_t *(*buf_pullup)(mh_buf *b, size_t len);
+
+	/* Messages.  msg_new makes a request on c for a codec's decode step; the
+	 * host owns it once decode returns it.  Each message has a body buffer
+	 * and an arena freed with it. */
+	mh_msg *(*msg_new)(mh_conn *c);
+	mh_buf *(*msg_body)(mh_msg *msg);
+	void *(*msg_alloc)(mh_msg *msg, size_t size);
+	mh_conn *(*msg_conn)(mh_msg *msg);
+	int (*msg_status)(const mh_msg *msg);
+	void (*msg_set_status)(mh_msg *msg, int status);
+	/* For a handler that returned MH_HANDLE_ASYNC: the reply is complete.
+	 * Call it on the worker's loop, exactly once. */
+	void (*msg_complete)(mh_msg *reply);
+
+	/* Connections. */
+	uint64_t (*conn_id)(const mh_conn *c);
+	const char *(*conn_peer)(const mh_conn *c);     /* "1.2.3.4:5678", "[::1]:80", "unix" */
+	const char *(*conn_listener)(const mh_conn *c); /* the listener's name */
+	/* Zeroed memory that lives exactly as long as the connection. */
+	void *(*conn_alloc)(mh_conn *c, size_t size);
+	/* A codec reports why its decode step failed: the host logs it, sends
+	 * encode_error(status, text) and closes the connection. */
+	void (*conn_set_error)(mh_conn *c, int status, const char *fmt, ...) MH_PRINTF(3, 4);
+	/* Close after the replies already queued are written. */
+	void (*conn_close)(mh_conn *c);
+
+	/* Timers on the calling worker's loop. */
+	mh_timer *(*timer_add)(uint64_t ms, void (*cb)(void *arg), void *arg);
+	void (*timer_cancel)(mh_timer *t);
+
+	/* Which worker this is: 0..N-1, or -1 in the master. */
+	int (*worker_id)(void);
+};
+
+/* Non-zero when the host table provides fn (it is long enough and set). */
+#define MH_HOST_HAS(host, fn)                                                  \
+	((host)->struct_size >= offsetof(mh_host_api, fn) + sizeof((host)->fn) && \
+	 (host)->fn != NULL)
+
+/* The lowest host minor this module needs.  Define it before including this
+ * header to load into older hosts, when you probe newer calls with
+ * MH_HOST_HAS. */
+#ifndef MH_MODULE_ABI_MINOR
+#define MH_MODULE_ABI_MINOR MH_ABI_MINOR
+#endif
+
+#define MH_CONCAT_(a, b) a##b
+#define MH_CONCAT(a, b) MH_CONCAT_(a, b)
+#define MH_MODULE_SYMBOL MH_CONCAT(mh_module_v, MH_ABI_MAJOR)
+
+/* Declares the module's descriptor with named-field initialisers:
+ *
+ *   MH_MODULE_DECLARE(.name = "echo", .version = "1.0", .license = "MIT",
+ *                     .roles = MH_ROLE_HANDLER, .handler = &echo_ops);
+ */
+#define MH_MODULE_DECLARE(...)                                                 \
+	extern MH_EXPORT const mh_module_desc MH_MODULE_SYMBOL;                \
+	MH_EXPORT const mh_module_desc MH_MODULE_SYMBOL = {                    \
+		.magic = MH_MODULE_MAGIC,                                      \
+		.abi_major = MH_ABI_MAJOR,                                     \
+		.abi_minor = MH_MODULE_ABI_MINOR,                              \
+		.struct_size = sizeof(mh_module_desc),                         \
+		__VA_ARGS__}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MODHOST_H */

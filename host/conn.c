@@ -1,0 +1,490 @@
+/* host/conn.c — the connection lifecycle: reading through the transport,
+ * decoding with the listener's codec, queueing requests in order, writing
+ * replies, backpressure, timeouts and deferred close. */
+#include "build-config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "arena.h"
+#include "config.h"
+#include "conn.h"
+#include "listener.h"
+#include "loader.h"
+#include "log.h"
+#include "msg.h"
+#include "pipeline.h"
+#include "transport.h"
+#include "worker.h"
+
+/* Bytes read per readiness event: large enough to batch pipelined
+ * requests, small enough that one busy peer cannot starve the others. */
+#define CONN_READ_CHUNK (64 * 1024)
+
+static uint64_t conn_next_id;
+
+static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_update(struct mh_conn *c);
+static void conn_free(struct mh_conn *c);
+
+uint64_t conn_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+const char *conn_peer_text(struct mh_conn *c)
+{
+	if (c->peer_text)
+		return c->peer_text;
+	char host[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 16];
+	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(text, sizeof(text), "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(text, sizeof(text), "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(text, sizeof(text), "unix");
+	}
+	c->peer_text = arena_strdup(&c->arena, text);
+	return c->peer_text ? c->peer_text : "?";
+}
+
+static const mh_codec_ops *codec_of(const struct mh_conn *c)
+{
+	return c->sl->codec->desc->codec;
+}
+
+struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockaddr *peer,
+                         socklen_t peerlen)
+{
+	struct mh_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->fd = fd;
+	c->sl = sl;
+	c->transport = &transport_plain;
+	c->id = ((uint64_t)(worker_id() + 1) << 48) | ++conn_next_id;
+	if (peerlen > sizeof(c->peer))
+		peerlen = sizeof(c->peer);
+	memcpy(&c->peer, peer, peerlen);
+	if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+
+	const mh_codec_ops *codec = codec_of(c);
+	if (codec->conn_state_size) {
+		c->codec_state = calloc(1, codec->conn_state_size);
+		if (!c->codec_state)
+			goto fail;
+	}
+	if (codec->conn_init) {
+		shm_mark_running(sl->codec);
+		int r = codec->conn_init(sl->codec, c, c->codec_state);
+		shm_mark_running(NULL);
+		if (r < 0)
+			goto fail;
+	}
+	c->flags |= CONN_CODEC_READY;
+	event_assign(&c->ev, worker_base(), fd, 0, conn_event_cb, c);
+	worker_conn_added(c);
+	pipeline_observe(c, MH_EVENT_CONN_OPEN, NULL, NULL, 0);
+	conn_update(c);
+	return c;
+fail:
+	if ((c->flags & CONN_CODEC_READY) && codec->conn_fini)
+		codec->conn_fini(sl->codec, c, c->codec_state);
+	free(c->codec_state);
+	arena_free(&c->arena);
+	free(c);
+	close(fd);
+	return NULL;
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+void conn_close(struct mh_conn *c)
+{
+	if (c->flags & (CONN_CLOSING | CONN_CLOSE_NOW))
+		return;
+	c->flags |= CONN_CLOSING;
+	conn_update(c);
+}
+
+void conn_abort(struct mh_conn *c, const char *why)
+{
+	if (c->flags & CONN_CLOSE_NOW)
+		return;
+	if (why)
+		log_debug("listener '%s': connection %s closed: %s", c->sl->ls->name,
+		          conn_peer_text(c), why);
+	c->flags |= CONN_CLOSE_NOW;
+	conn_update(c);
+}
+
+void conn_drain(struct mh_conn *c)
+{
+	c->flags |= CONN_DRAINING;
+	conn_update(c);
+}
+
+/* Cancel async work, free queued messages, release codec state. */
+static void conn_free(struct mh_conn *c)
+{
+	struct serve_listener *sl = c->sl;
+	event_del(&c->ev);
+	while (c->inflight_head) {
+		struct mh_msg *req = c->inflight_head;
+		c->inflight_head = req->next;
+		const mh_handler_ops *h = sl->handler->desc->handler;
+		if (req->state == MSG_ASYNC && h->cancel) {
+			shm_mark_running(sl->handler);
+			h->cancel(sl->handler, req, req->reply);
+			shm_mark_running(NULL);
+		}
+		msg_free(req);
+	}
+	pipeline_observe(c, MH_EVENT_CONN_CLOSE, NULL, NULL, 0);
+	const mh_codec_ops *codec = codec_of(c);
+	if ((c->flags & CONN_CODEC_READY) && codec->conn_fini) {
+		shm_mark_running(sl->codec);
+		codec->conn_fini(sl->codec, c, c->codec_state);
+		shm_mark_running(NULL);
+	}
+	worker_conn_removed(c);
+	close(c->fd);
+	if (c->in)
+		evbuffer_free(c->in);
+	if (c->out)
+		evbuffer_free(c->out);
+	free(c->codec_state);
+	arena_free(&c->arena);
+	free(c);
+}
+
+void conn_reap(struct mh_conn *c)
+{
+	conn_free(c);
+}
+
+/* ---- replies ---------------------------------------------------------------- */
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case MH_STATUS_BAD_REQUEST: return "bad request";
+	case MH_STATUS_UNAUTHORIZED: return "unauthorized";
+	case MH_STATUS_FORBIDDEN: return "forbidden";
+	case MH_STATUS_NOT_FOUND: return "not found";
+	case MH_STATUS_TOO_LARGE: return "too large";
+	case MH_STATUS_TOO_MANY: return "too many requests";
+	case MH_STATUS_UNAVAILABLE: return "unavailable";
+	case MH_STATUS_TIMEOUT: return "timeout";
+	default: return "internal error";
+	}
+}
+
+static int ensure_out(struct mh_conn *c)
+{
+	if (!c->out && !(c->out = evbuffer_new()))
+		return -1;
+	return 0;
+}
+
+/* Append the codec's error reply, if it has one. */
+static void conn_encode_error(struct mh_conn *c, int status, const char *text)
+{
+	const mh_codec_ops *codec = codec_of(c);
+	if (!codec->encode_error || ensure_out(c) < 0)
+		return;
+	shm_mark_running(c->sl->codec);
+	codec->encode_error(c->sl->codec, c, c->codec_state, status, text, (mh_buf *)c->out);
+	shm_mark_running(NULL);
+}
+
+/* Encode every finished reply at the head of the queue, in order. */
+static void conn_encode_ready(struct mh_conn *c)
+{
+	const mh_codec_ops *codec = codec_of(c);
+	struct mh_msg *req;
+	while ((req = c->inflight_head) && req->state == MSG_DONE) {
+		c->inflight_head = req->next;
+		if (!c->inflight_head)
+			c->inflight_tail = NULL;
+		c->n_inflight--;
+		struct mh_msg *reply = req->reply;
+		if (ensure_out(c) < 0) {
+			msg_free(req);
+			c->flags |= CONN_CLOSE_NOW;
+			return;
+		}
+		if (reply->is_error) {
+			conn_encode_error(c, reply->status, status_text(reply->status));
+		} else {
+			msg_body(reply);
+			shm_mark_running(c->sl->codec);
+			int r = codec->encode(c->sl->codec, c, c->codec_state, reply, (mh_buf *)c->out);
+			shm_mark_running(NULL);
+			if (r < 0)
+				c->flags |= CONN_CLOSING;
+		}
+		if (reply->close_after)
+			c->flags |= CONN_CLOSING;
+		pipeline_observe(c, MH_EVENT_MSG_OUT, reply, NULL, 0);
+		msg_free(req);
+	}
+}
+
+/* Write what the socket takes now; schedule the rest. */
+static void conn_write_now(struct mh_conn *c)
+{
+	if (!c->out || evbuffer_get_length(c->out) == 0)
+		return;
+	int r = c->transport->write(c);
+	if (r == TRANSPORT_ERROR)
+		conn_abort(c, strerror(errno));
+}
+
+void conn_flush_replies(struct mh_conn *c)
+{
+	conn_encode_ready(c);
+	conn_write_now(c);
+	conn_update(c);
+}
+
+/* ---- reading and decoding ------------------------------------------------------ */
+
+/* A protocol error or a limit: reply if the codec can, then close. */
+static void conn_fail(struct mh_conn *c, int status, const char *text, const char *limit)
+{
+	log_info("listener '%s': closing connection from %s: %s", c->sl->ls->name,
+	         conn_peer_text(c), text);
+	if (limit)
+		pipeline_observe(c, MH_EVENT_LIMIT, NULL, limit, 0);
+	else
+		pipeline_observe(c, MH_EVENT_ERROR, NULL, text, 0);
+	conn_encode_ready(c);
+	conn_encode_error(c, status, text);
+	if (c->in)
+		evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	c->flags |= CONN_CLOSING;
+	/* Requests still waiting for a handler are dropped with the conn. */
+}
+
+/* Decode and dispatch every complete message in c->in, up to the
+ * listener's max_inflight. */
+static void conn_decode(struct mh_conn *c)
+{
+	int decoded = 0;
+	struct serve_listener *sl = c->sl;
+	const mh_codec_ops *codec = codec_of(c);
+	while (!(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW)) && evbuffer_get_length(c->in) > 0 &&
+	       c->n_inflight < sl->ls->max_inflight) {
+		struct mh_msg *msg = NULL;
+		shm_mark_running(sl->codec);
+		int r = codec->decode(sl->codec, c, c->codec_state, (mh_buf *)c->in, &msg);
+		shm_mark_running(NULL);
+		if (r == MH_DECODE_NEED_MORE) {
+			if (msg)
+				msg_free(msg);
+			if (evbuffer_get_length(c->in) > sl->max_message) {
+				char text[128];
+				snprintf(text, sizeof(text), "message larger than %llu bytes",
+				         (unsigned long long)sl->max_message);
+				conn_fail(c, MH_STATUS_TOO_LARGE, text, "message_size");
+			}
+			break;
+		}
+		if (r != MH_DECODE_MESSAGE || !msg) {
+			if (msg)
+				msg_free(msg);
+			int status = c->error_status ? c->error_status : MH_STATUS_BAD_REQUEST;
+			const char *text = c->error_text ? c->error_text : "protocol error";
+			conn_fail(c, status, text,
+			          status == MH_STATUS_TOO_LARGE ? "message_size" : NULL);
+			break;
+		}
+		msg->conn = c;
+		if (c->inflight_tail)
+			c->inflight_tail->next = msg;
+		else
+			c->inflight_head = msg;
+		c->inflight_tail = msg;
+		c->n_inflight++;
+		decoded++;
+		pipeline_run(c, msg);
+	}
+	if (c->n_inflight >= sl->ls->max_inflight && evbuffer_get_length(c->in) > 0)
+		c->flags |= CONN_INFLIGHT_FULL;
+	/* The read timeout runs from the first byte of the unparsed input. */
+	if (evbuffer_get_length(c->in) == 0)
+		c->msg_started_ms = 0;
+	else if (decoded || !c->msg_started_ms)
+		c->msg_started_ms = conn_now_ms();
+}
+
+static void conn_on_readable(struct mh_conn *c)
+{
+	if (!c->in && !(c->in = evbuffer_new())) {
+		conn_abort(c, "out of memory");
+		return;
+	}
+	size_t n = 0;
+	int r = c->transport->read(c, CONN_READ_CHUNK, &n);
+	if (r == TRANSPORT_ERROR) {
+		conn_abort(c, strerror(errno));
+		return;
+	}
+	if (r == TRANSPORT_EOF) {
+		c->flags |= CONN_PEER_EOF;
+		if (evbuffer_get_length(c->in) > 0 && c->n_inflight == 0) {
+			/* The peer vanished mid-message: nothing to answer. */
+			conn_abort(c, "peer closed mid-message");
+			return;
+		}
+	}
+	if (n == 0)
+		return;
+	conn_decode(c);
+	conn_encode_ready(c);
+	conn_write_now(c);
+}
+
+static void conn_on_timeout(struct mh_conn *c)
+{
+	struct serve_listener *sl = c->sl;
+	if (c->events & EV_WRITE) {
+		log_info("listener '%s': write timeout for %s: peer not reading", sl->ls->name,
+		         conn_peer_text(c));
+		pipeline_observe(c, MH_EVENT_LIMIT, NULL, "write_timeout", 0);
+		conn_abort(c, NULL);
+	} else if (c->in && evbuffer_get_length(c->in) > 0) {
+		if (conn_now_ms() - c->msg_started_ms + 5 < sl->ls->read_timeout_ms)
+			return; /* re-armed below with the time left */
+		log_info("listener '%s': read timeout for %s: message incomplete after %llums",
+		         sl->ls->name, conn_peer_text(c), (unsigned long long)sl->ls->read_timeout_ms);
+		pipeline_observe(c, MH_EVENT_LIMIT, NULL, "read_timeout", 0);
+		conn_fail(c, MH_STATUS_TIMEOUT, "read timeout", "read_timeout");
+	} else if (c->n_inflight == 0) {
+		pipeline_observe(c, MH_EVENT_LIMIT, NULL, "idle_timeout", 0);
+		conn_abort(c, "idle timeout");
+	}
+}
+
+static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mh_conn *c = arg;
+	c->flags |= CONN_IN_CALLBACK;
+	if (what & EV_TIMEOUT) {
+		conn_on_timeout(c);
+	} else {
+		if (what & EV_WRITE)
+			conn_write_now(c);
+		if ((what & EV_READ) && !(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW)))
+			conn_on_readable(c);
+	}
+	c->flags &= ~CONN_IN_CALLBACK;
+	conn_update(c);
+}
+
+/* ---- the state machine: which events and which timeout ---------------------- */
+
+static int conn_finished(const struct mh_conn *c)
+{
+	size_t out = c->out ? evbuffer_get_length(c->out) : 0;
+	if (c->flags & CONN_CLOSE_NOW)
+		return 1;
+	if (out > 0 || c->n_inflight > 0)
+		return 0;
+	if (c->flags & CONN_CLOSING)
+		return 1;
+	if (c->flags & CONN_PEER_EOF)
+		return 1;
+	if ((c->flags & CONN_DRAINING) && (!c->in || evbuffer_get_length(c->in) == 0))
+		return 1;
+	return 0;
+}
+
+/* Re-arm the connection's one event for what it waits for now, or free it
+ * (at once from its own callback's unwind, otherwise via the worker's
+ * reaper so that no caller up the stack holds a freed conn). */
+static void conn_update(struct mh_conn *c)
+{
+	if (c->flags & CONN_IN_CALLBACK)
+		return;
+	if (c->flags & CONN_REAP)
+		return;
+	if (conn_finished(c)) {
+		event_del(&c->ev);
+		c->flags |= CONN_REAP;
+		worker_reap_later(c);
+		return;
+	}
+	struct serve_listener *sl = c->sl;
+	const struct listener_settings *ls = sl->ls;
+	size_t out = c->out ? evbuffer_get_length(c->out) : 0;
+
+	if (out > ls->output_high_water || c->n_inflight >= ls->max_inflight)
+		c->flags |= CONN_READ_PAUSED;
+	else if (out <= ls->output_low_water && c->n_inflight < ls->max_inflight)
+		c->flags &= ~CONN_READ_PAUSED;
+	/* Decoding stopped at max_inflight may continue once replies left. */
+	if ((c->flags & CONN_INFLIGHT_FULL) && c->n_inflight < ls->max_inflight &&
+	    !(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW))) {
+		c->flags &= ~CONN_INFLIGHT_FULL;
+		c->flags |= CONN_IN_CALLBACK;
+		conn_decode(c);
+		conn_encode_ready(c);
+		conn_write_now(c);
+		c->flags &= ~CONN_IN_CALLBACK;
+		conn_update(c);
+		return;
+	}
+
+	short want = 0;
+	if (!(c->flags & (CONN_READ_PAUSED | CONN_CLOSING | CONN_PEER_EOF)))
+		want |= EV_READ;
+	if (out > 0)
+		want |= EV_WRITE;
+
+	struct timeval left;
+	const struct timeval *tv = NULL;
+	if (want & EV_WRITE) {
+		tv = sl->write_tv;
+	} else if (c->in && evbuffer_get_length(c->in) > 0 && c->msg_started_ms) {
+		uint64_t elapsed = conn_now_ms() - c->msg_started_ms;
+		uint64_t rest = elapsed < ls->read_timeout_ms ? ls->read_timeout_ms - elapsed : 0;
+		left.tv_sec = (time_t)(rest / 1000);
+		left.tv_usec = (suseconds_t)((rest % 1000) * 1000);
+		tv = &left;
+	} else if (c->n_inflight == 0) {
+		tv = sl->idle_tv;
+	}
+	if (want != c->events) {
+		event_del(&c->ev);
+		event_assign(&c->ev, worker_base(), c->fd, want | EV_PERSIST, conn_event_cb, c);
+		c->events = want;
+	}
+	if (want)
+		event_add(&c->ev, tv);
+	else
+		event_del(&c->ev);
+}

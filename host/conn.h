@@ -1,0 +1,79 @@
+/* host/conn.h — one accepted connection: its socket, buffers, one libevent
+ * event that serves reading, writing and the current timeout, the codec
+ * state, the in-flight queue, and an arena freed with it.
+ *
+ * States: reading (normal) → paused (output above the high-water mark, or
+ * max_inflight requests waiting) → reading; any state → closing (flush what
+ * is queued, then close) → freed.  A connection is never freed inside one
+ * of its own callbacks: conn_close marks it, and it is freed when the
+ * callback unwinds (or from the worker's reaper event). */
+#ifndef MH_CONN_H
+#define MH_CONN_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/event_struct.h>
+
+#include "modhost.h"
+
+struct evbuffer;
+struct arena;
+struct serve_listener;
+struct transport_ops;
+
+enum conn_flag {
+	CONN_READ_PAUSED = 1u << 0,  /* backpressure: not reading */
+	CONN_CLOSING = 1u << 1,      /* flush queued output, then close */
+	CONN_CLOSE_NOW = 1u << 2,    /* close without flushing */
+	CONN_IN_CALLBACK = 1u << 3,  /* freeing is deferred to the unwind */
+	CONN_PEER_EOF = 1u << 4,     /* the peer finished sending */
+	CONN_DRAINING = 1u << 5,     /* the worker is stopping */
+	CONN_REAP = 1u << 6,         /* queued on the worker's reap list */
+	CONN_CODEC_READY = 1u << 7,  /* codec conn_init ran */
+	CONN_INFLIGHT_FULL = 1u << 8, /* decoding stopped at max_inflight */
+};
+
+struct mh_conn {
+	int fd;
+	uint32_t flags;
+	uint32_t n_inflight;
+	short events; /* what ev is registered for */
+	struct event ev;
+	struct evbuffer *in, *out; /* created on first use */
+	struct serve_listener *sl;
+	const struct transport_ops *transport;
+	void *codec_state;
+	struct arena *arena;
+	struct mh_msg *inflight_head, *inflight_tail;
+	struct mh_conn *prev, *next; /* the worker's list */
+	struct mh_conn *reap_next;
+	uint64_t id;
+	uint64_t msg_started_ms; /* when the unparsed input began; 0 = none */
+	char *error_text;        /* from conn_set_error, in the arena */
+	int error_status;
+	char *peer_text;         /* formatted on first use, in the arena */
+	struct sockaddr_storage peer;
+};
+
+/* Take ownership of an accepted, non-blocking fd.  Returns the connection
+ * (owned by the worker's list until closed), or NULL after closing fd. */
+struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockaddr *peer,
+                         socklen_t peerlen);
+/* Close after the output queued so far is written (deferred, safe inside
+ * callbacks). */
+void conn_close(struct mh_conn *c);
+/* Close at once, dropping queued output. */
+void conn_abort(struct mh_conn *c, const char *why);
+/* The worker is draining: close now if idle, else after in-flight replies. */
+void conn_drain(struct mh_conn *c);
+/* A reply became ready or the queue moved: encode and write what can go. */
+void conn_flush_replies(struct mh_conn *c);
+/* Free a connection marked for reaping (called by the worker). */
+void conn_reap(struct mh_conn *c);
+/* Format of the peer address, cached in the arena. */
+const char *conn_peer_text(struct mh_conn *c);
+/* Monotonic milliseconds (the loop's cached time). */
+uint64_t conn_now_ms(void);
+
+#endif

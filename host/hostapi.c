@@ -1,0 +1,315 @@
+/* host/hostapi.c — the host function table: the only door from a module
+ * into the host.  Each entry is a thin wrapper over the host's own layers;
+ * buffers are libevent evbuffers behind the opaque mh_buf. */
+#include "build-config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "arena.h"
+#include "config.h"
+#include "conn.h"
+#include "hostapi.h"
+#include "loader.h"
+#include "log.h"
+#include "modconf.h"
+#include "msg.h"
+#include "pipeline.h"
+#include "worker.h"
+
+#define EVB(b) ((struct evbuffer *)(b))
+#define CEVB(b) ((struct evbuffer *)(uintptr_t)(b))
+
+/* ---- logging and instances ------------------------------------------- */
+
+static void api_log(mh_module *m, int level, const char *fmt, ...)
+{
+	if (!log_enabled(level))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	log_vwrite(level, m ? m->name : NULL, fmt, ap);
+	va_end(ap);
+}
+
+static const char *api_module_name(const mh_module *m)
+{
+	return m->name;
+}
+
+static void api_module_set_data(mh_module *m, void *data)
+{
+	m->data = data;
+}
+
+static void *api_module_data(const mh_module *m)
+{
+	return m->data;
+}
+
+/* ---- configuration ---------------------------------------------------- */
+
+static const struct modconf_value *value_of(const mh_module *m, const char *key)
+{
+	return m->conf ? modconf_get(m->conf, key) : NULL;
+}
+
+static const char *api_config_string(const mh_module *m, const char *key)
+{
+	const struct modconf_value *v = value_of(m, key);
+	return v ? v->text : NULL;
+}
+
+static int64_t api_config_int(const mh_module *m, const char *key)
+{
+	const struct modconf_value *v = value_of(m, key);
+	return v ? v->i : 0;
+}
+
+static int api_config_bool(const mh_module *m, const char *key)
+{
+	const struct modconf_value *v = value_of(m, key);
+	return v ? (int)v->i : 0;
+}
+
+static uint64_t api_config_size(const mh_module *m, const char *key)
+{
+	const struct modconf_value *v = value_of(m, key);
+	return v ? v->u : 0;
+}
+
+static const char *const *api_config_list(const mh_module *m, const char *key, size_t *count)
+{
+	const struct modconf_value *v = value_of(m, key);
+	if (count)
+		*count = v ? v->n_items : 0;
+	return v ? (const char *const *)v->items : NULL;
+}
+
+/* ---- buffers -------------------------------------------------------------- */
+
+static size_t api_buf_length(const mh_buf *b)
+{
+	return evbuffer_get_length(CEVB(b));
+}
+
+static int api_buf_add(mh_buf *b, const void *data, size_t len)
+{
+	return evbuffer_add(EVB(b), data, len);
+}
+
+static int api_buf_printf(mh_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = evbuffer_add_vprintf(EVB(b), fmt, ap);
+	va_end(ap);
+	return n < 0 ? -1 : 0;
+}
+
+static size_t api_buf_peek(const mh_buf *b, void *data, size_t len)
+{
+	ev_ssize_t n = evbuffer_copyout(CEVB(b), data, len);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static int api_buf_drain(mh_buf *b, size_t len)
+{
+	if (evbuffer_get_length(EVB(b)) < len)
+		return -1;
+	return evbuffer_drain(EVB(b), len);
+}
+
+static int api_buf_move(mh_buf *dst, mh_buf *src, size_t len)
+{
+	if (evbuffer_get_length(EVB(src)) < len)
+		return -1;
+	return evbuffer_remove_buffer(EVB(src), EVB(dst), len) == (int)len ? 0 : -1;
+}
+
+static int64_t api_buf_find(const mh_buf *b, const void *needle, size_t nlen, size_t from)
+{
+	struct evbuffer *evb = CEVB(b);
+	struct evbuffer_ptr start;
+	if (from > evbuffer_get_length(evb) ||
+	    evbuffer_ptr_set(evb, &start, from, EVBUFFER_PTR_SET) < 0)
+		return -1;
+	struct evbuffer_ptr at = evbuffer_search(evb, needle, nlen, &start);
+	return at.pos;
+}
+
+static const uint8_t *api_buf_pullup(mh_buf *b, size_t len)
+{
+	if (evbuffer_get_length(EVB(b)) < len)
+		return NULL;
+	return evbuffer_pullup(EVB(b), (ev_ssize_t)len);
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
+static mh_msg *api_msg_new(mh_conn *c)
+{
+	return msg_new(c);
+}
+
+static mh_buf *api_msg_body(mh_msg *m)
+{
+	return (mh_buf *)msg_body(m);
+}
+
+static void *api_msg_alloc(mh_msg *m, size_t size)
+{
+	return arena_alloc(&m->arena, size);
+}
+
+static mh_conn *api_msg_conn(mh_msg *m)
+{
+	return m->conn;
+}
+
+static int api_msg_status(const mh_msg *m)
+{
+	return m->status;
+}
+
+static void api_msg_set_status(mh_msg *m, int status)
+{
+	m->status = status;
+}
+
+static void api_msg_complete(mh_msg *reply)
+{
+	pipeline_complete(reply);
+}
+
+/* ---- connections ------------------------------------------------------------- */
+
+static uint64_t api_conn_id(const mh_conn *c)
+{
+	return c->id;
+}
+
+static const char *api_conn_peer(const mh_conn *c)
+{
+	return conn_peer_text((mh_conn *)(uintptr_t)c);
+}
+
+static const char *api_conn_listener(const mh_conn *c)
+{
+	return c->sl->ls->name;
+}
+
+static void *api_conn_alloc(mh_conn *c, size_t size)
+{
+	return arena_alloc(&c->arena, size);
+}
+
+static void api_conn_set_error(mh_conn *c, int status, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	c->error_status = status;
+	c->error_text = arena_strdup(&c->arena, text);
+}
+
+static void api_conn_close(mh_conn *c)
+{
+	conn_close(c);
+}
+
+/* ---- timers ------------------------------------------------------------------ */
+
+struct mh_timer {
+	struct event ev;
+	void (*cb)(void *arg);
+	void *arg;
+};
+
+static void timer_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct mh_timer *t = arg;
+	void (*cb)(void *) = t->cb;
+	void *cb_arg = t->arg;
+	event_del(&t->ev);
+	free(t);
+	cb(cb_arg);
+}
+
+static mh_timer *api_timer_add(uint64_t ms, void (*cb)(void *arg), void *arg)
+{
+	struct event_base *base = worker_base();
+	if (!base || !cb)
+		return NULL;
+	struct mh_timer *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->cb = cb;
+	t->arg = arg;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+	if (event_assign(&t->ev, base, -1, 0, timer_fire, t) < 0 || event_add(&t->ev, &tv) < 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void api_timer_cancel(mh_timer *t)
+{
+	if (!t)
+		return;
+	event_del(&t->ev);
+	free(t);
+}
+
+static int api_worker_id(void)
+{
+	return worker_id();
+}
+
+const mh_host_api hostapi_table = {
+	.struct_size = sizeof(mh_host_api),
+	.abi_major = MH_ABI_MAJOR,
+	.abi_minor = MH_ABI_MINOR,
+	.log = api_log,
+	.module_name = api_module_name,
+	.module_set_data = api_module_set_data,
+	.module_data = api_module_data,
+	.config_string = api_config_string,
+	.config_int = api_config_int,
+	.config_bool = api_config_bool,
+	.config_size = api_config_size,
+	.config_duration_ms = api_config_size,
+	.config_list = api_config_list,
+	.buf_length = api_buf_length,
+	.buf_add = api_buf_add,
+	.buf_printf = api_buf_printf,
+	.buf_peek = api_buf_peek,
+	.buf_drain = api_buf_drain,
+	.buf_move = api_buf_move,
+	.buf_find = api_buf_find,
+	.buf_pullup = api_buf_pullup,
+	.msg_new = api_msg_new,
+	.msg_body = api_msg_body,
+	.msg_alloc = api_msg_alloc,
+	.msg_conn = api_msg_conn,
+	.msg_status = api_msg_status,
+	.msg_set_status = api_msg_set_status,
+	.msg_complete = api_msg_complete,
+	.conn_id = api_conn_id,
+	.conn_peer = api_conn_peer,
+	.conn_listener = api_conn_listener,
+	.conn_alloc = api_conn_alloc,
+	.conn_set_error = api_conn_set_error,
+	.conn_close = api_conn_close,
+	.timer_add = api_timer_add,
+	.timer_cancel = api_timer_cancel,
+	.worker_id = api_worker_id,
+};

@@ -1,0 +1,135 @@
+/* host/pipeline.c — a decoded request's way through the listener's chain:
+ * observers, auth, policy, handler (DESIGN.md §3). */
+#include "build-config.h"
+
+#include <time.h>
+
+#include "config.h"
+#include "conn.h"
+#include "loader.h"
+#include "log.h"
+#include "msg.h"
+#include "pipeline.h"
+#include "worker.h"
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void pipeline_observe(struct mh_conn *c, int type, struct mh_msg *msg, const char *detail,
+                      uint64_t value)
+{
+	struct serve_listener *sl = c->sl;
+	if (sl->n_observers == 0)
+		return;
+	if (type == MH_EVENT_MSG_OUT && msg && msg->request)
+		value = now_us() - msg->request->started_us;
+	mh_event ev = {
+		.struct_size = sizeof(ev),
+		.type = type,
+		.conn = c,
+		.msg = msg,
+		.detail = detail,
+		.value = value,
+	};
+	for (size_t i = 0; i < sl->n_observers; i++) {
+		struct mh_module *m = sl->observers[i];
+		shm_mark_running(m);
+		m->desc->observer->event(m, &ev);
+		shm_mark_running(NULL);
+	}
+}
+
+/* Mark reply as an error with status (or the status a module already set). */
+static void reply_error(struct mh_msg *req, int status)
+{
+	struct mh_msg *reply = req->reply;
+	if (reply->status == MH_STATUS_OK)
+		reply->status = status;
+	reply->is_error = 1;
+	req->state = MSG_DONE;
+}
+
+/* The auth chain: the first module that allows or denies decides; a chain
+ * where every module declines denies (a configured chain never fails open). */
+static int run_auth(struct serve_listener *sl, struct mh_msg *req)
+{
+	for (size_t i = 0; i < sl->n_auth; i++) {
+		struct mh_module *m = sl->auth[i];
+		shm_mark_running(m);
+		int r = m->desc->auth->check(m, req, req->reply);
+		shm_mark_running(NULL);
+		if (r == MH_AUTH_ALLOW)
+			return 0;
+		if (r == MH_AUTH_DENY) {
+			reply_error(req, MH_STATUS_UNAUTHORIZED);
+			return -1;
+		}
+	}
+	if (sl->n_auth > 0) {
+		reply_error(req, MH_STATUS_UNAUTHORIZED);
+		return -1;
+	}
+	return 0;
+}
+
+void pipeline_run(struct mh_conn *c, struct mh_msg *req)
+{
+	struct serve_listener *sl = c->sl;
+	req->started_us = sl->n_observers ? now_us() : 0;
+	req->reply = msg_new(c);
+	if (!req->reply) {
+		log_error("listener '%s': out of memory for a reply", sl->ls->name);
+		conn_abort(c, "out of memory");
+		req->state = MSG_DONE;
+		return;
+	}
+	req->reply->request = req;
+	pipeline_observe(c, MH_EVENT_MSG_IN, req, NULL, 0);
+
+	if (run_auth(sl, req) < 0)
+		return;
+	if (sl->policy) {
+		shm_mark_running(sl->policy);
+		int r = sl->policy->desc->policy->check(sl->policy, req, req->reply);
+		shm_mark_running(NULL);
+		if (r != MH_POLICY_PASS) {
+			reply_error(req, MH_STATUS_TOO_MANY);
+			return;
+		}
+	}
+
+	struct mh_module *h = sl->handler;
+	shm_mark_running(h);
+	int r = h->desc->handler->handle(h, req, req->reply);
+	shm_mark_running(NULL);
+	switch (r) {
+	case MH_HANDLE_DONE:
+		req->state = MSG_DONE;
+		break;
+	case MH_HANDLE_CLOSE:
+		req->reply->close_after = 1;
+		req->state = MSG_DONE;
+		break;
+	case MH_HANDLE_ASYNC:
+		req->state = MSG_ASYNC;
+		break;
+	default:
+		reply_error(req, MH_STATUS_INTERNAL);
+		break;
+	}
+}
+
+void pipeline_complete(struct mh_msg *reply)
+{
+	struct mh_msg *req = reply->request;
+	if (!req || req->state != MSG_ASYNC) {
+		log_error("msg_complete called on a reply that is not pending; ignored");
+		return;
+	}
+	req->state = MSG_DONE;
+	conn_flush_replies(req->conn);
+}

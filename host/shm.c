@@ -1,0 +1,82 @@
+/* host/shm.c — the shared-memory zone and the per-worker slots. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "loader.h"
+#include "shm.h"
+
+static struct shm_zone *zone;
+static struct shm_slot *self;
+
+int shm_create(char *err, size_t errlen)
+{
+	if (zone)
+		return 0;
+	void *p = mmap(NULL, sizeof(*zone), PROT_READ | PROT_WRITE,
+	               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map the shared-memory zone: %s", strerror(errno));
+		return -1;
+	}
+	zone = p;
+	zone->n_slots = SHM_MAX_SLOTS;
+	return 0;
+}
+
+struct shm_zone *shm_get(void)
+{
+	return zone;
+}
+
+int shm_slot_claim(void)
+{
+	if (!zone)
+		return -1;
+	for (uint32_t i = 0; i < zone->n_slots; i++) {
+		if (zone->slots[i].pid == 0) {
+			memset(&zone->slots[i], 0, sizeof(zone->slots[i]));
+			zone->slots[i].pid = -1; /* reserved until the fork sets it */
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+void shm_slot_release(int index)
+{
+	if (zone && index >= 0 && (uint32_t)index < zone->n_slots)
+		memset(&zone->slots[index], 0, sizeof(zone->slots[index]));
+}
+
+void shm_set_self(int index)
+{
+	self = (zone && index >= 0) ? &zone->slots[index] : NULL;
+}
+
+struct shm_slot *shm_self(void)
+{
+	return self;
+}
+
+/* Called around every module hook: two plain stores on the message path;
+ * the name is copied only when the module changes, so that the master can
+ * read it after the worker died. */
+void shm_mark_running(const struct mh_module *m)
+{
+	static const struct mh_module *named;
+	if (!self)
+		return;
+	if (!m) {
+		self->in_module = 0;
+		return;
+	}
+	if (m != named) {
+		snprintf(self->running, sizeof(self->running), "%s", m->name);
+		named = m;
+	}
+	self->in_module = 1;
+}

@@ -1,0 +1,39 @@
+/* host/shm.h — the shared-memory zone: created by the master before any
+ * fork (MAP_SHARED|MAP_ANONYMOUS), one slot per worker process.  The master
+ * reads a dead worker's slot to say which module it was running. */
+#ifndef MH_SHM_H
+#define MH_SHM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SHM_MAX_SLOTS 1024
+#define SHM_NAME_MAX 64
+
+struct shm_slot {
+	volatile pid_t pid;     /* 0: free */
+	volatile uint32_t generation;
+	volatile int32_t worker_id;
+	volatile uint32_t ready; /* worker finished worker_init and serves */
+	volatile uint64_t connections;
+	volatile uint64_t accepted;
+	volatile uint32_t in_module; /* a module hook is running */
+	char running[SHM_NAME_MAX]; /* the last module called */
+};
+
+struct shm_zone {
+	uint32_t n_slots;
+	struct shm_slot slots[SHM_MAX_SLOTS];
+};
+
+/* Create the zone (once, in the master).  Returns 0 or -1 with err. */
+int shm_create(char *err, size_t errlen);
+struct shm_zone *shm_get(void);
+/* Find a free slot for a new worker; returns its index or -1. */
+int shm_slot_claim(void);
+void shm_slot_release(int index);
+/* The calling worker's slot (set after fork), or NULL in the master. */
+void shm_set_self(int index);
+struct shm_slot *shm_self(void);
+
+#endif

@@ -1,0 +1,359 @@
+/* host/worker.c — the worker process: one event loop serving one
+ * generation's listeners; accepting, the connection list, the reaper and
+ * the graceful drain. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "generation.h"
+#include "listener.h"
+#include "loader.h"
+#include "log.h"
+#include "shm.h"
+#include "worker.h"
+
+/* Connections accepted per readiness event, per listener: bounded so that
+ * a connection storm does not starve established connections. */
+#define WORKER_ACCEPT_BATCH 64
+
+struct worker {
+	struct event_base *base;
+	struct generation *gen;
+	int id;
+	int single;
+	int draining;
+	int exit_code;
+	struct serve_listener *sls;
+	size_t n_sls;
+	struct mh_conn *conns; /* every open connection */
+	uint64_t n_conns;
+	struct mh_conn *reap_head;
+	struct event *ev_reap;
+	struct event *ev_signals[5];
+	struct event *ev_shutdown;
+	struct event *ev_accept_retry;
+	int accept_paused;
+};
+
+static struct worker *self;
+
+struct event_base *worker_base(void)
+{
+	return self ? self->base : NULL;
+}
+
+int worker_id(void)
+{
+	return self ? self->id : -1;
+}
+
+int worker_draining(void)
+{
+	return self && self->draining;
+}
+
+/* ---- accepting --------------------------------------------------------------- */
+
+static void accept_cb(evutil_socket_t fd, short what, void *arg);
+
+static int listener_full(const struct serve_listener *sl)
+{
+	uint64_t host_max = self->gen->cfg->server.max_connections;
+	return (host_max && self->n_conns >= host_max) ||
+	       (sl->ls->max_connections && sl->n_conns >= sl->ls->max_connections);
+}
+
+static void set_accepting(struct serve_listener *sl, int on)
+{
+	if (sl->accepting == on || sl->sock->fd < 0)
+		return;
+	if (on)
+		event_add(&sl->ev_accept, NULL);
+	else
+		event_del(&sl->ev_accept);
+	sl->accepting = on;
+}
+
+/* Accept on every listener that is below its limits (after a close, or
+ * after a pause for running out of file descriptors). */
+static void resume_accepting(void)
+{
+	if (self->draining || self->accept_paused)
+		return;
+	for (size_t i = 0; i < self->n_sls; i++)
+		if (!listener_full(&self->sls[i]))
+			set_accepting(&self->sls[i], 1);
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	self->accept_paused = 0;
+	resume_accepting();
+}
+
+static void accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve_listener *sl = arg;
+	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
+		if (listener_full(sl)) {
+			/* Leave further connections in the kernel's queue. */
+			set_accepting(sl, 0);
+			return;
+		}
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("listener '%s': cannot accept: %s; pausing accepts for 100ms",
+				         sl->ls->name, strerror(errno));
+				for (size_t k = 0; k < self->n_sls; k++)
+					set_accepting(&self->sls[k], 0);
+				self->accept_paused = 1;
+				struct timeval tv = { 0, 100000 };
+				event_add(self->ev_accept_retry, &tv);
+			}
+			return; /* EAGAIN, or a peer that left before accept */
+		}
+		if (len == 0 || ss.ss_family == AF_UNSPEC)
+			ss.ss_family = AF_UNIX;
+		conn_new(sl, cfd, (struct sockaddr *)&ss, len);
+	}
+}
+
+/* ---- connection bookkeeping -------------------------------------------------- */
+
+void worker_conn_added(struct mh_conn *c)
+{
+	c->next = self->conns;
+	if (self->conns)
+		self->conns->prev = c;
+	self->conns = c;
+	self->n_conns++;
+	c->sl->n_conns++;
+	struct shm_slot *slot = shm_self();
+	if (slot) {
+		slot->connections = self->n_conns;
+		slot->accepted++;
+	}
+}
+
+void worker_conn_removed(struct mh_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		self->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	self->n_conns--;
+	c->sl->n_conns--;
+	struct shm_slot *slot = shm_self();
+	if (slot)
+		slot->connections = self->n_conns;
+}
+
+void worker_reap_later(struct mh_conn *c)
+{
+	c->reap_next = self->reap_head;
+	self->reap_head = c;
+	event_active(self->ev_reap, EV_READ, 0);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	while (self->reap_head) {
+		struct mh_conn *c = self->reap_head;
+		self->reap_head = c->reap_next;
+		conn_reap(c);
+	}
+	if (self->draining && self->n_conns == 0)
+		event_base_loopbreak(self->base);
+	else
+		resume_accepting();
+}
+
+/* ---- draining and signals ------------------------------------------------------ */
+
+static void shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warn("shutdown timeout: closing %llu connections with work in progress",
+	         (unsigned long long)self->n_conns);
+	self->exit_code = 0;
+	event_base_loopbreak(self->base);
+}
+
+/* Stop accepting, close idle connections, let the others finish. */
+static void worker_drain(void)
+{
+	if (self->draining) {
+		log_warn("second stop signal: exiting now with %llu connections open",
+		         (unsigned long long)self->n_conns);
+		event_base_loopbreak(self->base);
+		return;
+	}
+	self->draining = 1;
+	for (size_t i = 0; i < self->n_sls; i++)
+		set_accepting(&self->sls[i], 0);
+	if (!self->single)
+		listener_close_fds(self->gen->listeners);
+	log_info("draining %llu connections (shutdown_timeout %llums)",
+	         (unsigned long long)self->n_conns,
+	         (unsigned long long)self->gen->cfg->server.shutdown_timeout_ms);
+	uint64_t ms = self->gen->cfg->server.shutdown_timeout_ms;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+	self->ev_shutdown = evtimer_new(self->base, shutdown_timeout_cb, NULL);
+	event_add(self->ev_shutdown, &tv);
+	for (struct mh_conn *c = self->conns, *next; c; c = next) {
+		next = c->next;
+		conn_drain(c);
+	}
+	if (self->n_conns == 0)
+		event_base_loopbreak(self->base);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		worker_drain();
+		break;
+	case SIGUSR1:
+		if (log_reopen() < 0)
+			log_error("cannot reopen the log file: %s", strerror(errno));
+		break;
+	case SIGHUP:
+		log_warn("reload is not available with workers = 0; restart to apply changes");
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- setup ---------------------------------------------------------------------- */
+
+/* The chain was checked when the generation was built (generation.c). */
+static struct mh_module *chain_module(struct generation *gen, const char *name)
+{
+	return modules_find(gen->mods, name);
+}
+
+static const struct timeval *common_timeout(uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+	if (ms == 0)
+		return NULL;
+	return event_base_init_common_timeout(self->base, &tv);
+}
+
+static int setup_listener(struct serve_listener *sl, struct generation *gen, size_t i)
+{
+	const struct listener_settings *ls = &gen->cfg->listeners[i];
+	sl->ls = ls;
+	sl->sock = gen->listeners->socks[i];
+	sl->codec = chain_module(gen, ls->codec);
+	sl->handler = chain_module(gen, ls->handler);
+	sl->policy = ls->policy ? chain_module(gen, ls->policy) : NULL;
+	sl->auth = calloc(ls->n_auth + 1, sizeof(*sl->auth));
+	sl->observers = calloc(gen->mods->n + 1, sizeof(*sl->observers));
+	if (!sl->auth || !sl->observers)
+		return -1;
+	for (size_t k = 0; k < ls->n_auth; k++)
+		sl->auth[k] = chain_module(gen, ls->auth[k]);
+	sl->n_auth = ls->n_auth;
+	if (ls->observers) {
+		for (size_t k = 0; k < ls->n_observers; k++)
+			sl->observers[sl->n_observers++] = chain_module(gen, ls->observers[k]);
+	} else {
+		for (size_t k = 0; k < gen->mods->n; k++)
+			if (gen->mods->mods[k]->desc->roles & MH_ROLE_OBSERVER)
+				sl->observers[sl->n_observers++] = gen->mods->mods[k];
+	}
+	sl->max_message = sl->codec->desc->codec->max_message(sl->codec);
+	sl->idle_tv = common_timeout(ls->idle_timeout_ms);
+	sl->read_tv = common_timeout(ls->read_timeout_ms);
+	sl->write_tv = common_timeout(ls->write_timeout_ms);
+	event_assign(&sl->ev_accept, self->base, sl->sock->fd, EV_READ | EV_PERSIST, accept_cb, sl);
+	return 0;
+}
+
+static void teardown(void)
+{
+	for (size_t i = 0; i < self->n_sls; i++) {
+		event_del(&self->sls[i].ev_accept);
+		free(self->sls[i].auth);
+		free(self->sls[i].observers);
+	}
+	free(self->sls);
+	for (size_t i = 0; i < sizeof(self->ev_signals) / sizeof(self->ev_signals[0]); i++)
+		if (self->ev_signals[i])
+			event_free(self->ev_signals[i]);
+	if (self->ev_shutdown)
+		event_free(self->ev_shutdown);
+	event_free(self->ev_reap);
+	event_free(self->ev_accept_retry);
+}
+
+int worker_run(struct generation *gen, int id, int single)
+{
+	static struct worker w;
+	char err[1024];
+	self = &w;
+	w.gen = gen;
+	w.id = id;
+	w.single = single;
+	w.base = event_base_new();
+	if (!w.base) {
+		log_error("cannot create the event loop");
+		return 1;
+	}
+	w.ev_reap = event_new(w.base, -1, 0, reap_cb, NULL);
+	w.ev_accept_retry = evtimer_new(w.base, accept_retry_cb, NULL);
+	int sigs[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (!single && (sigs[i] == SIGINT || sigs[i] == SIGHUP))
+			continue; /* the master decides what these mean */
+		w.ev_signals[i] = evsignal_new(w.base, sigs[i], signal_cb, NULL);
+		event_add(w.ev_signals[i], NULL);
+	}
+
+	w.n_sls = gen->cfg->n_listeners;
+	w.sls = calloc(w.n_sls + 1, sizeof(*w.sls));
+	for (size_t i = 0; w.sls && i < w.n_sls; i++)
+		if (setup_listener(&w.sls[i], gen, i) < 0)
+			return 1;
+	if (modules_worker_init(gen->mods, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	for (size_t i = 0; i < w.n_sls; i++)
+		set_accepting(&w.sls[i], 1);
+	struct shm_slot *slot = shm_self();
+	if (slot)
+		slot->ready = 1;
+	log_debug("worker %d serving generation %u", id, gen->id);
+
+	event_base_dispatch(w.base);
+
+	/* Whatever is still open after the drain limit is cut here; the reap
+	 * list only holds connections that are also on the list. */
+	w.reap_head = NULL;
+	while (w.conns)
+		conn_reap(w.conns);
+	modules_worker_fini(gen->mods);
+	teardown();
+	event_base_free(w.base);
+	self = NULL;
+	return w.exit_code;
+}

@@ -30,7 +30,7 @@ struct cfg_section {
 struct server_settings {
 	int workers;                  /* 0 = single process; default: number of cores ("auto") */
 	uint64_t shutdown_timeout_ms; /* drain limit on stop and reload; default 30s */
-	uint64_t max_connections;     /* per worker process, all listeners; default 10000 */
+	uint64_t max_connections;     /* the whole host, all listeners; default 10000 */
 	char *module_path;            /* folder of module .so files; default MODULEDIR */
 	char *pid_file;               /* NULL = none */
 	char *user, *group;           /* NULL = keep */
@@ -54,7 +54,7 @@ struct listener_settings {
 	socklen_t addrlen;
 	char *unix_path; /* absolute, for LISTENER_UNIX */
 	int backlog;                  /* default 511 */
-	uint64_t max_connections;     /* per worker; 0 = only the host limit */
+	uint64_t max_connections;     /* this listener, whole host; 0 = only the host limit */
 	char *codec;                  /* module name, required */
 	char *handler;                /* module name, required */
 	char **auth;                  /* NULL-terminated module names; never NULL, may be empty */

@@ -49,7 +49,7 @@ const char *conn_peer_text(struct mh_conn *c)
 	if (c->peer_text)
 		return c->peer_text;
 	char host[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 16];
-	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+	const struct sockaddr *sa = &c->peer.sa;
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)sa;
 		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
@@ -82,9 +82,10 @@ struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockadd
 	c->sl = sl;
 	c->transport = &transport_plain;
 	c->id = ((uint64_t)(worker_id() + 1) << 48) | ++conn_next_id;
-	if (peerlen > sizeof(c->peer))
-		peerlen = sizeof(c->peer);
-	memcpy(&c->peer, peer, peerlen);
+	if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
+		memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen : sizeof(c->peer));
+	else
+		c->peer.sa.sa_family = peer->sa_family;
 	if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -237,6 +238,9 @@ static void conn_encode_ready(struct mh_conn *c)
 			return;
 		}
 		if (reply->is_error) {
+			/* A codec without an error form can only close. */
+			if (!codec->encode_error)
+				c->flags |= CONN_CLOSING;
 			conn_encode_error(c, reply->status, status_text(reply->status));
 		} else {
 			msg_body(reply);

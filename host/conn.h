@@ -11,6 +11,7 @@
 #define MH_CONN_H
 
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <event2/event_struct.h>
@@ -53,7 +54,11 @@ struct mh_conn {
 	char *error_text;        /* from conn_set_error, in the arena */
 	int error_status;
 	char *peer_text;         /* formatted on first use, in the arena */
-	struct sockaddr_storage peer;
+	union { /* unix peers keep only the family */
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
 };
 
 /* Take ownership of an accepted, non-blocking fd.  Returns the connection

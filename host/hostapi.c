@@ -129,7 +129,14 @@ static int api_buf_move(mh_buf *dst, mh_buf *src, size_t len)
 {
 	if (evbuffer_get_length(EVB(src)) < len)
 		return -1;
-	return evbuffer_remove_buffer(EVB(src), EVB(dst), len) == (int)len ? 0 : -1;
+	/* evbuffer_remove_buffer counts in int: move huge ranges in steps. */
+	while (len > 0) {
+		size_t step = len > (1u << 30) ? (1u << 30) : len;
+		if (evbuffer_remove_buffer(EVB(src), EVB(dst), step) != (int)step)
+			return -1;
+		len -= step;
+	}
+	return 0;
 }
 
 static int64_t api_buf_find(const mh_buf *b, const void *needle, size_t nlen, size_t from)

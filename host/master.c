@@ -127,7 +127,7 @@ static void worker_child(struct master *ms, struct worker_proc *p)
 	log_set_process("worker", p->id);
 	if (drop_privileges(&ms->gen->cfg->server) < 0)
 		_exit(2);
-	int code = worker_run(ms->gen, p->id, 0);
+	int code = worker_run(&ms->gen, p->id, NULL);
 	_exit(code);
 }
 
@@ -306,6 +306,22 @@ static void reload(struct master *ms)
 	generation_free(old);
 }
 
+/* workers = 0: the reload the serving loop asks for on SIGHUP. */
+static int reload_single(struct generation *cur, struct generation **next)
+{
+	char err[2048];
+	log_info("reload: reading %s", cur->cfg->main_file);
+	if (generation_build(cur->cfg->main_file, cur, cur->id + 1, 1, next, err, sizeof(err)) < 0) {
+		log_error("reload failed: %s; generation %u keeps serving", err, cur->id);
+		return -1;
+	}
+	const struct log_settings *lg = &(*next)->cfg->log;
+	if (log_open(lg->file, lg->level, lg->format, err, sizeof(err)) < 0)
+		log_error("reload: %s; logging continues as before", err);
+	log_listeners(*next);
+	return 0;
+}
+
 static void start_stop(struct master *ms, int sig)
 {
 	if (ms->stopping) {
@@ -440,7 +456,7 @@ int master_run(const char *main_path)
 			code = 1;
 		} else {
 			log_info("generation %u ready: serving in a single process", ms.gen->id);
-			code = worker_run(ms.gen, 0, 1);
+			code = worker_run(&ms.gen, 0, reload_single);
 		}
 		log_info("stopped");
 		goto out;

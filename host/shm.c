@@ -40,6 +40,8 @@ int shm_slot_claim(void)
 		if (zone->slots[i].pid == 0) {
 			memset(&zone->slots[i], 0, sizeof(zone->slots[i]));
 			zone->slots[i].pid = -1; /* reserved until the fork sets it */
+			if (i + 1 > zone->used_slots)
+				zone->used_slots = i + 1;
 			return (int)i;
 		}
 	}
@@ -60,6 +62,26 @@ void shm_set_self(int index)
 struct shm_slot *shm_self(void)
 {
 	return self;
+}
+
+uint64_t shm_host_connections(void)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; zone && i < zone->used_slots; i++)
+		if (zone->slots[i].pid > 0)
+			n += zone->slots[i].connections;
+	return n;
+}
+
+uint64_t shm_listener_connections(unsigned gen, size_t index)
+{
+	uint64_t n = 0;
+	if (index >= SHM_MAX_LISTENERS)
+		return 0;
+	for (uint32_t i = 0; zone && i < zone->used_slots; i++)
+		if (zone->slots[i].pid > 0 && zone->slots[i].generation == gen)
+			n += zone->slots[i].listener_conns[index];
+	return n;
 }
 
 /* Called around every module hook: two plain stores on the message path;

@@ -9,6 +9,7 @@
 
 #define SHM_MAX_SLOTS 1024
 #define SHM_NAME_MAX 64
+#define SHM_MAX_LISTENERS 64 /* listeners whose connections are counted host-wide */
 
 struct shm_slot {
 	volatile pid_t pid;     /* 0: free */
@@ -17,12 +18,14 @@ struct shm_slot {
 	volatile uint32_t ready; /* worker finished worker_init and serves */
 	volatile uint64_t connections;
 	volatile uint64_t accepted;
+	volatile uint32_t listener_conns[SHM_MAX_LISTENERS]; /* by listener index in its generation */
 	volatile uint32_t in_module; /* a module hook is running */
 	char running[SHM_NAME_MAX]; /* the last module called */
 };
 
 struct shm_zone {
 	uint32_t n_slots;
+	uint32_t used_slots; /* one past the highest slot ever claimed */
 	struct shm_slot slots[SHM_MAX_SLOTS];
 };
 
@@ -35,5 +38,11 @@ void shm_slot_release(int index);
 /* The calling worker's slot (set after fork), or NULL in the master. */
 void shm_set_self(int index);
 struct shm_slot *shm_self(void);
+/* Connections open in the whole host (every live worker), and on listener
+ * index of generation gen.  Read without locks: a worker deciding whether to
+ * accept may see a count that is short by what other workers accept at the
+ * same instant, so limits hold within (workers - 1). */
+uint64_t shm_host_connections(void);
+uint64_t shm_listener_connections(unsigned gen, size_t index);
 
 #endif

@@ -26,9 +26,20 @@
  * a connection storm does not starve established connections. */
 #define WORKER_ACCEPT_BATCH 64
 
+/* A generation replaced by an in-process reload (workers = 0), kept until
+ * its last connection is gone. */
+struct retired {
+	struct generation *gen;
+	struct serve_listener *sls;
+	size_t n_sls;
+	struct retired *next;
+};
+
 struct worker {
 	struct event_base *base;
 	struct generation *gen;
+	worker_reload_fn reload;
+	struct retired *retired;
 	int id;
 	int single;
 	int draining;
@@ -42,10 +53,13 @@ struct worker {
 	struct event *ev_signals[5];
 	struct event *ev_shutdown;
 	struct event *ev_accept_retry;
+	struct event *ev_limit_retry;
 	int accept_paused;
 };
 
 static struct worker *self;
+
+static void retire_finished(void);
 
 struct event_base *worker_base(void)
 {
@@ -66,11 +80,24 @@ int worker_draining(void)
 
 static void accept_cb(evutil_socket_t fd, short what, void *arg);
 
+/* Limits count the whole host: with several workers, the others' counts
+ * come from shared memory. */
 static int listener_full(const struct serve_listener *sl)
 {
 	uint64_t host_max = self->gen->cfg->server.max_connections;
-	return (host_max && self->n_conns >= host_max) ||
-	       (sl->ls->max_connections && sl->n_conns >= sl->ls->max_connections);
+	uint64_t ls_max = sl->ls->max_connections;
+	if (host_max) {
+		uint64_t n = self->single ? self->n_conns : shm_host_connections();
+		if (n >= host_max)
+			return 1;
+	}
+	if (ls_max) {
+		uint64_t n = self->single ? sl->n_conns
+		                          : shm_listener_connections(self->gen->id, sl->index);
+		if (n >= ls_max)
+			return 1;
+	}
+	return 0;
 }
 
 static void set_accepting(struct serve_listener *sl, int on)
@@ -101,13 +128,31 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	resume_accepting();
 }
 
+static void limit_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	resume_accepting();
+	for (size_t i = 0; i < self->n_sls; i++) {
+		if (!self->sls[i].accepting && !self->draining && !self->accept_paused) {
+			struct timeval tv = { 0, 50000 };
+			event_add(self->ev_limit_retry, &tv);
+			return;
+		}
+	}
+}
+
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct serve_listener *sl = arg;
 	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
 		if (listener_full(sl)) {
-			/* Leave further connections in the kernel's queue. */
+			/* Leave further connections in the kernel's queue.  Closes
+			 * in this worker resume at once; other workers' closes are
+			 * noticed by a short poll. */
 			set_accepting(sl, 0);
+			if (!self->single) {
+				struct timeval tv = { 0, 50000 };
+				event_add(self->ev_limit_retry, &tv);
+			}
 			return;
 		}
 		struct sockaddr_storage ss;
@@ -145,6 +190,8 @@ void worker_conn_added(struct mh_conn *c)
 	if (slot) {
 		slot->connections = self->n_conns;
 		slot->accepted++;
+		if (c->sl->index < SHM_MAX_LISTENERS)
+			slot->listener_conns[c->sl->index] = (uint32_t)c->sl->n_conns;
 	}
 }
 
@@ -159,8 +206,11 @@ void worker_conn_removed(struct mh_conn *c)
 	self->n_conns--;
 	c->sl->n_conns--;
 	struct shm_slot *slot = shm_self();
-	if (slot)
+	if (slot) {
 		slot->connections = self->n_conns;
+		if (c->sl->index < SHM_MAX_LISTENERS)
+			slot->listener_conns[c->sl->index] = (uint32_t)c->sl->n_conns;
+	}
 }
 
 void worker_reap_later(struct mh_conn *c)
@@ -177,6 +227,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 		self->reap_head = c->reap_next;
 		conn_reap(c);
 	}
+	retire_finished();
 	if (self->draining && self->n_conns == 0)
 		event_base_loopbreak(self->base);
 	else
@@ -207,6 +258,7 @@ static void worker_drain(void)
 		set_accepting(&self->sls[i], 0);
 	if (!self->single)
 		listener_close_fds(self->gen->listeners);
+	self->reload = NULL;
 	log_info("draining %llu connections (shutdown_timeout %llums)",
 	         (unsigned long long)self->n_conns,
 	         (unsigned long long)self->gen->cfg->server.shutdown_timeout_ms);
@@ -222,6 +274,88 @@ static void worker_drain(void)
 		event_base_loopbreak(self->base);
 }
 
+static void free_listeners(struct serve_listener *sls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		event_del(&sls[i].ev_accept);
+		free(sls[i].auth);
+		free(sls[i].observers);
+	}
+	free(sls);
+}
+
+/* Free retired generations whose connections have all closed. */
+static void retire_finished(void)
+{
+	for (struct retired **rp = &self->retired; *rp;) {
+		struct retired *r = *rp;
+		uint64_t open = 0;
+		for (size_t i = 0; i < r->n_sls; i++)
+			open += r->sls[i].n_conns;
+		if (open) {
+			rp = &r->next;
+			continue;
+		}
+		*rp = r->next;
+		log_info("generation %u retired", r->gen->id);
+		modules_worker_fini(r->gen->mods);
+		free_listeners(r->sls, r->n_sls);
+		generation_free(r->gen);
+		free(r);
+	}
+}
+
+static int setup_listener(struct serve_listener *sl, struct generation *gen, size_t i);
+
+/* workers = 0: serve next from now on; connections of the current
+ * generation finish under it. */
+static void worker_switch(struct generation *next)
+{
+	char err[1024];
+	struct serve_listener *sls = calloc(next->cfg->n_listeners + 1, sizeof(*sls));
+	struct retired *r = calloc(1, sizeof(*r));
+	int ok = sls && r;
+	size_t done = 0;
+	for (; ok && done < next->cfg->n_listeners; done++)
+		ok = setup_listener(&sls[done], next, done) == 0;
+	if (ok && modules_worker_init(next->mods, err, sizeof(err)) < 0) {
+		log_error("reload failed: %s; generation %u keeps serving", err, self->gen->id);
+		ok = 0;
+	}
+	if (!ok) {
+		free_listeners(sls, done);
+		free(r);
+		generation_free(next);
+		return;
+	}
+	for (size_t i = 0; i < self->n_sls; i++) {
+		set_accepting(&self->sls[i], 0);
+		/* A socket the new generation does not use stops queueing now. */
+		int kept = 0;
+		for (size_t k = 0; k < next->listeners->n; k++)
+			kept |= next->listeners->socks[k] == self->sls[i].sock;
+		if (!kept && self->sls[i].sock->fd >= 0) {
+			close(self->sls[i].sock->fd);
+			self->sls[i].sock->fd = -1;
+		}
+	}
+	r->gen = self->gen;
+	r->sls = self->sls;
+	r->n_sls = self->n_sls;
+	r->next = self->retired;
+	self->retired = r;
+	self->gen = next;
+	self->sls = sls;
+	self->n_sls = next->cfg->n_listeners;
+	for (size_t i = 0; i < self->n_sls; i++)
+		set_accepting(&self->sls[i], 1);
+	for (struct mh_conn *c = self->conns; c; c = c->next)
+		if (c->sl < sls || c->sl >= sls + self->n_sls)
+			conn_drain(c);
+	log_info("generation %u ready: serving in a single process", next->id);
+	retire_finished();
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	switch (sig) {
@@ -233,9 +367,12 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (log_reopen() < 0)
 			log_error("cannot reopen the log file: %s", strerror(errno));
 		break;
-	case SIGHUP:
-		log_warn("reload is not available with workers = 0; restart to apply changes");
+	case SIGHUP: {
+		struct generation *next;
+		if (self->reload && !self->draining && self->reload(self->gen, &next) == 0)
+			worker_switch(next);
 		break;
+	}
 	default:
 		break;
 	}
@@ -261,6 +398,7 @@ static int setup_listener(struct serve_listener *sl, struct generation *gen, siz
 {
 	const struct listener_settings *ls = &gen->cfg->listeners[i];
 	sl->ls = ls;
+	sl->index = i;
 	sl->sock = gen->listeners->socks[i];
 	sl->codec = chain_module(gen, ls->codec);
 	sl->handler = chain_module(gen, ls->handler);
@@ -290,12 +428,7 @@ static int setup_listener(struct serve_listener *sl, struct generation *gen, siz
 
 static void teardown(void)
 {
-	for (size_t i = 0; i < self->n_sls; i++) {
-		event_del(&self->sls[i].ev_accept);
-		free(self->sls[i].auth);
-		free(self->sls[i].observers);
-	}
-	free(self->sls);
+	free_listeners(self->sls, self->n_sls);
 	for (size_t i = 0; i < sizeof(self->ev_signals) / sizeof(self->ev_signals[0]); i++)
 		if (self->ev_signals[i])
 			event_free(self->ev_signals[i]);
@@ -303,14 +436,18 @@ static void teardown(void)
 		event_free(self->ev_shutdown);
 	event_free(self->ev_reap);
 	event_free(self->ev_accept_retry);
+	event_free(self->ev_limit_retry);
 }
 
-int worker_run(struct generation *gen, int id, int single)
+int worker_run(struct generation **genp, int id, worker_reload_fn reload)
 {
 	static struct worker w;
 	char err[1024];
+	struct generation *gen = *genp;
+	int single = reload != NULL;
 	self = &w;
 	w.gen = gen;
+	w.reload = reload;
 	w.id = id;
 	w.single = single;
 	w.base = event_base_new();
@@ -320,6 +457,7 @@ int worker_run(struct generation *gen, int id, int single)
 	}
 	w.ev_reap = event_new(w.base, -1, 0, reap_cb, NULL);
 	w.ev_accept_retry = evtimer_new(w.base, accept_retry_cb, NULL);
+	w.ev_limit_retry = evtimer_new(w.base, limit_retry_cb, NULL);
 	int sigs[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		if (!single && (sigs[i] == SIGINT || sigs[i] == SIGHUP))
@@ -351,7 +489,9 @@ int worker_run(struct generation *gen, int id, int single)
 	w.reap_head = NULL;
 	while (w.conns)
 		conn_reap(w.conns);
-	modules_worker_fini(gen->mods);
+	retire_finished();
+	modules_worker_fini(w.gen->mods);
+	*genp = w.gen;
 	teardown();
 	event_base_free(w.base);
 	self = NULL;

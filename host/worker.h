@@ -26,16 +26,23 @@ struct serve_listener {
 	struct mh_module **observers;
 	size_t n_observers;
 	uint64_t max_message;
-	uint64_t n_conns;
+	uint64_t n_conns; /* in this worker */
+	size_t index;     /* in the generation's listeners */
 	const struct timeval *idle_tv, *read_tv, *write_tv; /* common timeouts */
 	struct event ev_accept;
 	int accepting;
 };
 
-/* Run the worker loop for gen until it has drained.  id is the worker's
- * number (0..N-1); single = 1 when the master serves itself (workers = 0),
- * in which case signals are handled here.  Returns the process exit code. */
-int worker_run(struct generation *gen, int id, int single);
+/* Build the next generation from cur for an in-process reload; 0 and
+ * *next, or -1 after logging why. */
+typedef int (*worker_reload_fn)(struct generation *cur, struct generation **next);
+
+/* Run the worker loop for *gen until it has drained.  id is the worker's
+ * number (0..N-1).  reload is NULL in a forked worker; with workers = 0 the
+ * master serves itself and passes how to reload, and SIGINT/SIGHUP are
+ * handled here.  On return *gen is the generation served last (the caller
+ * frees it).  Returns the process exit code. */
+int worker_run(struct generation **gen, int id, worker_reload_fn reload);
 
 struct event_base *worker_base(void);
 int worker_id(void);

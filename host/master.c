@@ -451,7 +451,7 @@ int master_run(const char *main_path)
 	if (cfg->server.workers == 0) {
 		/* One process: this one serves, signals arrive through the loop. */
 		sigprocmask(SIG_UNBLOCK, &set, NULL);
-		log_set_process("single", 0);
+		log_set_process("single", -1);
 		if (drop_privileges(&cfg->server) < 0) {
 			code = 1;
 		} else {

@@ -141,9 +141,15 @@ void conn_abort(struct mh_conn *c, const char *why)
 	conn_update(c);
 }
 
+static void conn_on_readable(struct mh_conn *c);
 void conn_drain(struct mh_conn *c)
 {
 	c->flags |= CONN_DRAINING;
+	if (!(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW | CONN_READ_PAUSED | CONN_PEER_EOF | CONN_REAP))) {
+		c->flags |= CONN_IN_CALLBACK;
+		conn_on_readable(c);
+		c->flags &= ~CONN_IN_CALLBACK;
+	}
 	conn_update(c);
 }
 
@@ -232,6 +238,7 @@ static void conn_encode_ready(struct mh_conn *c)
 			c->inflight_tail = NULL;
 		c->n_inflight--;
 		struct mh_msg *reply = req->reply;
+		c->flags |= CONN_SERVED;
 		if (ensure_out(c) < 0) {
 			msg_free(req);
 			c->flags |= CONN_CLOSE_NOW;
@@ -422,7 +429,7 @@ static int conn_finished(const struct mh_conn *c)
 		return 1;
 	if (c->flags & CONN_PEER_EOF)
 		return 1;
-	if ((c->flags & CONN_DRAINING) && (!c->in || evbuffer_get_length(c->in) == 0))
+	if ((c->flags & CONN_DRAINING) && (c->flags & CONN_SERVED) && (!c->in || evbuffer_get_length(c->in) == 0))
 		return 1;
 	return 0;
 }

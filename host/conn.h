@@ -33,6 +33,7 @@ enum conn_flag {
 	CONN_REAP = 1u << 6,         /* queued on the worker's reap list */
 	CONN_CODEC_READY = 1u << 7,  /* codec conn_init ran */
 	CONN_INFLIGHT_FULL = 1u << 8, /* decoding stopped at max_inflight */
+	CONN_SERVED = 1u << 9,        /* at least one reply went out */
 };
 
 struct mh_conn {

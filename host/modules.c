@@ -190,9 +190,16 @@ int modules_load(const struct config *cfg, const struct module_set *previous,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < cfg->n_modules; i++)
-		if (modules_open(set, &cfg->modules[i], err, errlen) < 0)
+	for (size_t i = 0; i < cfg->n_modules; i++) {
+		const struct module_settings *ms = &cfg->modules[i];
+		if (modules_open(set, ms, err, errlen) < 0) {
+			/* Point at the section that named the file. */
+			char *why = strdup(err);
+			snprintf(err, errlen, "%s:%d: %s", ms->file, ms->line, why ? why : "");
+			free(why);
 			goto fail;
+		}
+	}
 	for (size_t i = 0; i < set->n; i++) {
 		struct mh_module *m = set->mods[i];
 		if (modconf_build(m->name, cfg->modules[i].section, m->desc->config_keys,

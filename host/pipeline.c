@@ -111,8 +111,11 @@ void pipeline_run(struct mh_conn *c, struct mh_msg *req)
 		req->state = MSG_DONE;
 		break;
 	case MH_HANDLE_CLOSE:
+		/* Requests pipelined behind this one are not read: the
+		 * connection ends with this reply. */
 		req->reply->close_after = 1;
 		req->state = MSG_DONE;
+		c->flags |= CONN_CLOSING;
 		break;
 	case MH_HANDLE_ASYNC:
 		req->state = MSG_ASYNC;

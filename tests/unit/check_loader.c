@@ -637,7 +637,7 @@ START_TEST(test_refused_module_runs_no_load_hook)
 	add_module("10-req_b.ini", "req_b", b, NULL);
 	add_module("20-nm.ini", "nm", nm, NULL);
 	ck_assert_int_eq(load_tmp_config(&cfg, NULL, &set), -1);
-	char *head = fmt("module 'nm' (%s): needs ABI", nm);
+	char *head = fmt("%s/conf.d/20-nm.ini:1: module 'nm' (%s): needs ABI", tmpdir, nm);
 	ck_assert_msg(strncmp(err, head, strlen(head)) == 0, "got: %s", err);
 	ck_assert_int_eq(c->loads, before.loads);
 	ck_assert_int_eq(c->unloads, before.unloads);
@@ -691,8 +691,9 @@ START_TEST(test_duplicate_descriptor_name_is_refused)
 	add_module("10-echo.ini", "echo", echo, NULL);
 	add_module("20-dup.ini", "dup", dup, NULL);
 	ck_assert_int_eq(load_tmp_config(&cfg, NULL, &set), -1);
-	char *want =
-	    fmt("module 'dup' (%s): a module named 'echo' is already loaded from %s", dup, echo);
+	char *want = fmt("%s/conf.d/20-dup.ini:1: module 'dup' (%s): a module named 'echo' is "
+	                 "already loaded from %s",
+	                 tmpdir, dup, echo);
 	ck_assert_str_eq(err, want);
 	config_free(cfg);
 	free(want);

@@ -1,0 +1,506 @@
+/* tests/integration/check_limits.c — the host's limits on the real
+ * modhostd: backpressure against a peer that never reads, idle / read /
+ * write timeouts, max_inflight, a listener's max_connections, and replies
+ * leaving in request order when completed out of order. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define IO_MS 10000
+
+/* One worker, the test handler on a lenprefix listener "frames"; `extra`
+ * (a string literal) adds listener keys. */
+#define CONF_TEST(lenprefix_keys, extra)                                                           \
+	"[server]\nworkers = 1\nshutdown_timeout = 5s\n"                                           \
+	"[log]\nlevel = info\nformat = text\n"                                                     \
+	"[module lenprefix]\n" lenprefix_keys "[module testhandler]\nfile = %s\n"                  \
+	"[listener frames]\nlisten = 127.0.0.1:0\ncodec = lenprefix\n"                             \
+	"handler = testhandler\n" extra
+
+static int connect_ok(int port)
+{
+	int fd = harness_connect(port);
+	harness_assert(fd >= 0, "connect to 127.0.0.1:%d: %s", port, strerror(errno));
+	return fd;
+}
+
+static void expect_frame(int fd, const char *want, int timeout_ms)
+{
+	char *got;
+	size_t len;
+	int r = harness_recv_frame(fd, &got, &len, timeout_ms);
+	harness_assert(r == HARNESS_OK, "reply '%s': %s", want, harness_io_name(r));
+	harness_assert(len == strlen(want) && memcmp(got, want, len) == 0,
+	               "reply '%s', expected '%s'", got, want);
+	free(got);
+}
+
+static void send_frame_ok(int fd, const char *payload)
+{
+	int r = harness_send_frame(fd, payload, strlen(payload), IO_MS);
+	harness_assert(r == HARNESS_OK, "send '%s': %s", payload, harness_io_name(r));
+}
+
+/* Append one lenprefix frame to buf at *off. */
+static void put_frame(char *buf, size_t *off, const char *payload)
+{
+	size_t n = strlen(payload);
+	buf[(*off)++] = (char)(n >> 24);
+	buf[(*off)++] = (char)(n >> 16);
+	buf[(*off)++] = (char)(n >> 8);
+	buf[(*off)++] = (char)n;
+	memcpy(buf + *off, payload, n);
+	*off += n;
+}
+
+/* ---- backpressure --------------------------------------------------------- */
+
+#define BP_FRAME      (64 * 1024)    /* payload = max_frame */
+#define BP_MAX_BYTES  (200ull << 20) /* stop after 200 MiB ... */
+#define BP_BLOCKED_MS 2000           /* ... or once send blocks this long */
+
+/* Frame `seq`: its number in the first 8 bytes, then a pattern of it. */
+static void bp_fill(unsigned char *f, uint64_t seq)
+{
+	f[0] = 0;
+	f[1] = (unsigned char)(BP_FRAME >> 16);
+	f[2] = (unsigned char)(BP_FRAME >> 8);
+	f[3] = (unsigned char)BP_FRAME;
+	for (int i = 0; i < 8; i++)
+		f[4 + i] = (unsigned char)(seq >> (8 * i));
+	for (size_t i = 8; i < BP_FRAME; i++)
+		f[4 + i] = (unsigned char)(seq * 131 + i);
+}
+
+START_TEST(test_peer_that_never_reads_costs_bounded_memory)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_TEST("max_frame = 64KiB\n",
+	                                  "output_high_water = 64KiB\noutput_low_water = 16KiB\n"),
+	                        harness_test_module("testhandler"));
+	int port = harness_port(d, "frames");
+	pid_t worker;
+	harness_wait_workers(d, 1, &worker);
+
+	/* Baseline after a warm-up exchange of one full-size frame. */
+	unsigned char *frame = malloc(4 + BP_FRAME);
+	unsigned char *want = malloc(4 + BP_FRAME);
+	int fd = connect_ok(port);
+	bp_fill(frame, 0);
+	int r = harness_echo_frame(fd, frame + 4, BP_FRAME, IO_MS);
+	harness_assert(r == HARNESS_OK, "warm-up: %s", harness_io_name(r));
+	close(fd);
+	long base = harness_rss_kib(worker);
+	harness_assert(base > 0, "cannot read VmRSS of worker %d", (int)worker);
+
+	/* Write pipelined frames and never read. */
+	fd = connect_ok(port);
+	uint64_t sent_frames = 0, sent_bytes = 0;
+	size_t off = 0; /* bytes of the current frame already sent */
+	int blocked = 0;
+	bp_fill(frame, sent_frames);
+	while (sent_bytes < BP_MAX_BYTES) {
+		ssize_t n = send(fd, frame + off, 4 + BP_FRAME - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			off += (size_t)n;
+			sent_bytes += (uint64_t)n;
+			if (off == 4 + BP_FRAME) {
+				bp_fill(frame, ++sent_frames);
+				off = 0;
+			}
+			continue;
+		}
+		harness_assert(errno == EAGAIN || errno == EINTR, "send: %s", strerror(errno));
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		if (poll(&p, 1, BP_BLOCKED_MS) == 0) {
+			blocked = 1;
+			break;
+		}
+	}
+	harness_assert(blocked, "sent %llu MiB without the server ever pushing back",
+	               (unsigned long long)(sent_bytes >> 20));
+
+	/* The bound: the baseline, plus what the host may hold for this
+	 * connection by its limits, plus slack for the allocator:
+	 *   output_high_water              64 KiB
+	 *   one message being decoded      64 KiB + 4 (max_frame + header)
+	 *   one reply being encoded        64 KiB + 4
+	 *   one read chunk (CONN_READ_CHUNK) 64 KiB
+	 *   allocator / libevent slack     8 MiB
+	 * An unbounded host would hold everything sent above (megabytes the
+	 * kernel buffers did not absorb). */
+	long bound = base + 64 + 65 + 65 + 64 + 8 * 1024;
+	long rss = harness_rss_kib(worker);
+	fprintf(stderr,
+	        "backpressure: %llu KiB sent unread; worker RSS %ld KiB, baseline %ld KiB\n",
+	        (unsigned long long)(sent_bytes >> 10), rss, base);
+	harness_assert(
+	    rss > 0 && rss < bound,
+	    "worker RSS %ld KiB after %llu KiB sent unread; bound %ld KiB (baseline %ld)", rss,
+	    (unsigned long long)(sent_bytes >> 10), bound, base);
+
+	/* Now read: every reply arrives, intact and in order, while the rest
+	 * of the last frame is sent. */
+	uint64_t expect_frames = sent_frames + (off > 0);
+	uint64_t got_frames = 0;
+	size_t got = 0; /* bytes of the current reply */
+	unsigned char *reply = malloc(4 + BP_FRAME);
+	uint64_t deadline = harness_now_ms() + 60000;
+	while (got_frames < expect_frames && harness_now_ms() < deadline) {
+		struct pollfd p = {.fd = fd, .events = POLLIN | (off ? POLLOUT : 0)};
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		if (off && (p.revents & POLLOUT)) {
+			ssize_t n =
+			    send(fd, frame + off, 4 + BP_FRAME - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n > 0 && (off += (size_t)n) == 4 + BP_FRAME)
+				off = 0;
+		}
+		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		ssize_t n = recv(fd, reply + got, 4 + BP_FRAME - got, MSG_DONTWAIT);
+		harness_assert(n > 0 || (n < 0 && errno == EAGAIN), "reply %llu of %llu: %s",
+		               (unsigned long long)got_frames, (unsigned long long)expect_frames,
+		               n == 0 ? "eof" : strerror(errno));
+		if (n > 0 && (got += (size_t)n) == 4 + BP_FRAME) {
+			bp_fill(want, got_frames);
+			harness_assert(
+			    memcmp(reply, want, 4 + BP_FRAME) == 0, "reply %llu is not frame %llu",
+			    (unsigned long long)got_frames, (unsigned long long)got_frames);
+			got_frames++;
+			got = 0;
+		}
+	}
+	harness_assert(got_frames == expect_frames, "%llu replies of %llu",
+	               (unsigned long long)got_frames, (unsigned long long)expect_frames);
+	close(fd);
+	free(frame);
+	free(want);
+	free(reply);
+}
+END_TEST
+
+/* ---- timeouts ----------------------------------------------------------------- */
+
+START_TEST(test_idle_timeout_closes_an_idle_connection)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_TEST("", "idle_timeout = 300ms\nread_timeout = 10s\n"),
+	                        harness_test_module("testhandler"));
+	int fd = connect_ok(harness_port(d, "frames"));
+	send_frame_ok(fd, "hello");
+	expect_frame(fd, "hello", IO_MS);
+	uint64_t t0 = harness_now_ms();
+	int r = harness_wait_closed(fd, 5000, NULL);
+	uint64_t waited = harness_now_ms() - t0;
+	harness_assert(r == HARNESS_EOF, "idle connection: %s after %llums", harness_io_name(r),
+	               (unsigned long long)waited);
+	/* The clocks involved are coarse (a few ms); 300ms minus margin. */
+	harness_assert(waited >= 250, "closed after %llums, before idle_timeout 300ms",
+	               (unsigned long long)waited);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_read_timeout_closes_an_incomplete_message)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_TEST("", "idle_timeout = 10s\nread_timeout = 300ms\n"),
+	                        harness_test_module("testhandler"));
+	int port = harness_port(d, "frames");
+
+	/* Half a frame, then nothing. */
+	int fd = connect_ok(port);
+	int myport = harness_local_port(fd);
+	size_t from = harness_log_size(d);
+	int r = harness_send_all(fd,
+	                         "\0\0\0\x64"
+	                         "0123456789",
+	                         14, IO_MS);
+	harness_assert(r == HARNESS_OK, "send: %s", harness_io_name(r));
+	uint64_t t0 = harness_now_ms();
+	r = harness_wait_closed(fd, 5000, NULL);
+	uint64_t waited = harness_now_ms() - t0;
+	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "incomplete frame: %s",
+	               harness_io_name(r));
+	harness_assert(waited >= 250, "closed after %llums, before read_timeout 300ms",
+	               (unsigned long long)waited);
+	char re[256];
+	snprintf(re, sizeof(re),
+	         "listener 'frames': read timeout for 127\\.0\\.0\\.1:%d: message incomplete "
+	         "after 300ms",
+	         myport);
+	harness_wait_log(d, from, re);
+	close(fd);
+
+	/* A frame trickling in a byte every 50ms is cut too: the timeout runs
+	 * from its first byte, not from the latest one. */
+	fd = connect_ok(port);
+	myport = harness_local_port(fd);
+	static const char slow[] = "\0\0\0\x20"
+	                           "0123456789abcdef0123456789abcdef";
+	t0 = harness_now_ms();
+	size_t i = 0;
+	for (; i < sizeof(slow) - 1; i++) {
+		if (harness_send_all(fd, slow + i, 1, IO_MS) != HARNESS_OK)
+			break;
+		/* Pace the client (not a wait for the daemon): one byte per 50ms. */
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 50) > 0)
+			break; /* closed by the server */
+	}
+	r = harness_wait_closed(fd, 5000, NULL);
+	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "trickled frame: %s",
+	               harness_io_name(r));
+	harness_assert(i < sizeof(slow) - 1,
+	               "the whole trickled frame (%zu bytes over %llums) "
+	               "was accepted",
+	               i, (unsigned long long)(harness_now_ms() - t0));
+	snprintf(re, sizeof(re), "read timeout for 127\\.0\\.0\\.1:%d:", myport);
+	harness_wait_log(d, from, re);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_write_timeout_closes_a_peer_that_does_not_read)
+{
+	struct harness_daemon *d = harness_start_ready(
+	    CONF_TEST("max_frame = 1MiB\n", "idle_timeout = 10s\nwrite_timeout = 500ms\n"),
+	    harness_test_module("testhandler"));
+	int port = harness_port(d, "frames");
+
+	/* A tiny receive window; 1 MiB replies that cannot leave. */
+	int fd = harness_connect_buf(port, 4096, 0);
+	harness_assert(fd >= 0, "connect: %s", strerror(errno));
+	int myport = harness_local_port(fd);
+	size_t from = harness_log_size(d);
+	size_t big = 1024 * 1024;
+	char *payload = malloc(big);
+	memset(payload, 'w', big);
+	for (int i = 0; i < 8; i++)
+		if (harness_send_frame(fd, payload, big, 1000) != HARNESS_OK)
+			break; /* the server stopped reading: enough */
+	free(payload);
+
+	char re[256];
+	snprintf(re, sizeof(re),
+	         "listener 'frames': write timeout for 127\\.0\\.0\\.1:%d: peer not reading",
+	         myport);
+	harness_wait_log(d, from, re);
+	size_t discarded;
+	int r = harness_wait_closed(fd, IO_MS, &discarded);
+	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "after write timeout: %s",
+	               harness_io_name(r));
+	harness_assert(discarded < 8 * big, "received %zu bytes, more than was sent", discarded);
+	close(fd);
+}
+END_TEST
+
+/* ---- in-flight requests and ordering ----------------------------------------------- */
+
+START_TEST(test_max_inflight_answers_all_pipelined_requests_in_order)
+{
+	struct harness_daemon *d = harness_start_ready(CONF_TEST("", "max_inflight = 4\n"),
+	                                               harness_test_module("testhandler"));
+	int fd = connect_ok(harness_port(d, "frames"));
+	enum { N = 10, MS = 100 };
+	char buf[N * 64];
+	size_t off = 0;
+	for (int i = 0; i < N; i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "sleep:%d:reply-%d", MS, i);
+		put_frame(buf, &off, p);
+	}
+	uint64_t t0 = harness_now_ms();
+	int r = harness_send_all(fd, buf, off, IO_MS);
+	harness_assert(r == HARNESS_OK, "send: %s", harness_io_name(r));
+	for (int i = 0; i < N; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "reply-%d", i);
+		expect_frame(fd, want, IO_MS);
+	}
+	uint64_t took = harness_now_ms() - t0;
+	/* At most 4 of the 10 sleep at once: at least ceil(10/4) = 3 rounds. */
+	harness_assert(took >= 3 * MS, "10 requests of %dms took %llums: more than 4 in flight", MS,
+	               (unsigned long long)took);
+	/* And they do overlap: one at a time would take 10 rounds. */
+	harness_assert(took < N * MS, "10 requests of %dms took %llums: none overlapped", MS,
+	               (unsigned long long)took);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_replies_leave_in_request_order)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_TEST("", ""), harness_test_module("testhandler"));
+	int fd = connect_ok(harness_port(d, "frames"));
+	char buf[128];
+	size_t off = 0;
+	put_frame(buf, &off, "sleep:200:a");
+	put_frame(buf, &off, "sleep:10:b");
+	put_frame(buf, &off, "c");
+	int r = harness_send_all(fd, buf, off, IO_MS);
+	harness_assert(r == HARNESS_OK, "send: %s", harness_io_name(r));
+	/* b completes 190ms before a; c at once; they leave as a, b, c. */
+	expect_frame(fd, "a", IO_MS);
+	expect_frame(fd, "b", IO_MS);
+	expect_frame(fd, "c", IO_MS);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_reset_connection_cancels_a_pending_reply)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_TEST("", ""), harness_test_module("testhandler"));
+	int port = harness_port(d, "frames");
+	int fd = connect_ok(port);
+	size_t from = harness_log_size(d);
+	send_frame_ok(fd, "sleep:300:never");
+	harness_wait_log(d, from, "module testhandler: sleeping 300ms");
+	harness_close_reset(fd);
+	harness_wait_log(d, from, "module testhandler: cancelled a pending reply");
+	/* The worker lives on past the cancelled timer's time. */
+	fd = connect_ok(port);
+	send_frame_ok(fd, "sleep:400:later");
+	expect_frame(fd, "later", IO_MS);
+	close(fd);
+	harness_assert(harness_log_count(d, 0, "killed by signal", 1, NULL, NULL, 0) == 0,
+	               "a worker died");
+}
+END_TEST
+
+START_TEST(test_half_closed_connection_still_gets_its_replies)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_TEST("", ""), harness_test_module("testhandler"));
+	int fd = connect_ok(harness_port(d, "frames"));
+	char buf[64];
+	size_t off = 0;
+	put_frame(buf, &off, "sleep:200:late");
+	put_frame(buf, &off, "now");
+	int r = harness_send_all(fd, buf, off, IO_MS);
+	harness_assert(r == HARNESS_OK, "send: %s", harness_io_name(r));
+	shutdown(fd, SHUT_WR); /* FIN: done sending, still reading */
+	expect_frame(fd, "late", IO_MS);
+	expect_frame(fd, "now", IO_MS);
+	r = harness_wait_closed(fd, IO_MS, NULL);
+	harness_assert(r == HARNESS_EOF, "after the replies: %s", harness_io_name(r));
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_handler_close_replies_then_closes)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_TEST("", ""), harness_test_module("testhandler"));
+	int fd = connect_ok(harness_port(d, "frames"));
+	send_frame_ok(fd, "first");
+	expect_frame(fd, "first", IO_MS);
+	/* A request after the closing one, in the same write: the connection
+	 * ends with the closing request's reply. */
+	char buf[64];
+	size_t off = 0;
+	put_frame(buf, &off, "close:bye");
+	put_frame(buf, &off, "too late");
+	int r = harness_send_all(fd, buf, off, IO_MS);
+	harness_assert(r == HARNESS_OK, "send: %s", harness_io_name(r));
+	expect_frame(fd, "bye", IO_MS);
+	size_t more;
+	r = harness_wait_closed(fd, IO_MS, &more);
+	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "after the closing reply: %s",
+	               harness_io_name(r));
+	harness_assert(more == 0, "%zu bytes arrived after the closing reply", more);
+	close(fd);
+}
+END_TEST
+
+/* ---- connection limits -------------------------------------------------------------- */
+
+START_TEST(test_listener_max_connections_holds_the_sixth_until_one_closes)
+{
+	struct harness_daemon *d = harness_start_ready(CONF_TEST("", "max_connections = 5\n"),
+	                                               harness_test_module("testhandler"));
+	int port = harness_port(d, "frames");
+	int fds[5];
+	for (int i = 0; i < 5; i++) {
+		char p[16];
+		fds[i] = connect_ok(port);
+		snprintf(p, sizeof(p), "conn-%d", i);
+		send_frame_ok(fds[i], p);
+		expect_frame(fds[i], p, IO_MS);
+	}
+	/* The kernel completes the sixth handshake; the worker must not take
+	 * it while five are open. */
+	int sixth = connect_ok(port);
+	send_frame_ok(sixth, "sixth");
+	char *got;
+	size_t len;
+	int r = harness_recv_frame(sixth, &got, &len, 500);
+	harness_assert(r == HARNESS_TIMEOUT, "the sixth connection got %s ('%s') with 5 open",
+	               harness_io_name(r), got ? got : "");
+	close(fds[2]);
+	expect_frame(sixth, "sixth", IO_MS);
+	/* The other four still work. */
+	for (int i = 0; i < 5; i++) {
+		if (i == 2)
+			continue;
+		send_frame_ok(fds[i], "again");
+		expect_frame(fds[i], "again", IO_MS);
+		close(fds[i]);
+	}
+	close(sixth);
+}
+END_TEST
+
+static Suite *limits_suite(void)
+{
+	Suite *s = suite_create("limits");
+	TCase *tc = tcase_create("backpressure");
+	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_peer_that_never_reads_costs_bounded_memory);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("timeouts");
+	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_idle_timeout_closes_an_idle_connection);
+	tcase_add_test(tc, test_read_timeout_closes_an_incomplete_message);
+	tcase_add_test(tc, test_write_timeout_closes_a_peer_that_does_not_read);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("inflight");
+	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_max_inflight_answers_all_pipelined_requests_in_order);
+	tcase_add_test(tc, test_replies_leave_in_request_order);
+	tcase_add_test(tc, test_reset_connection_cancels_a_pending_reply);
+	tcase_add_test(tc, test_half_closed_connection_still_gets_its_replies);
+	tcase_add_test(tc, test_handler_close_replies_then_closes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("connections");
+	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_listener_max_connections_holds_the_sixth_until_one_closes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(limits_suite());
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,949 @@
+/* tests/integration/harness.c — runs the real modhostd for the integration
+ * suites: spawning, log capture, log waits, sockets with deadlines, /proc
+ * inspection.  See harness.h for the contracts. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <regex.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+struct harness_daemon {
+	pid_t pid;
+	int reaped;
+	int status; /* wait status once reaped */
+	int err_fd; /* read end of the daemon's stdout/stderr pipe */
+	int tee_fd; /* modhostd-N.log in the temporary folder */
+	pthread_t reader;
+	int reader_running;
+	atomic_int stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* signalled when log grows or ends */
+	char *log;         /* always NUL-terminated */
+	size_t len, cap;
+	int eof;
+	char conf[PATH_MAX];
+	char log_path[PATH_MAX];
+	struct harness_daemon *next;
+};
+
+/* Per test process (Check forks one per test). */
+static struct harness_daemon *harness_daemons;
+static char harness_dir[PATH_MAX - 64];
+static unsigned harness_n_started;
+
+/* ---- failing ------------------------------------------------------------ */
+
+void harness_dump_logs(void)
+{
+	for (struct harness_daemon *d = harness_daemons; d; d = d->next) {
+		pthread_mutex_lock(&d->mu);
+		fprintf(stderr, "---- modhostd log (%s, config %s) ----\n%s", d->log_path, d->conf,
+		        d->log);
+		if (d->len && d->log[d->len - 1] != '\n')
+			fputc('\n', stderr);
+		fprintf(stderr, "---- end of log ----\n");
+		pthread_mutex_unlock(&d->mu);
+	}
+	fflush(stderr);
+}
+
+void harness_fail_at(const char *file, int line, const char *expr, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	harness_dump_logs();
+	_ck_assert_failed(file, line, "Failed", "Assertion '%s' failed: %s", expr, msg);
+	abort(); /* not reached in fork mode */
+}
+
+/* ---- environment, files ------------------------------------------------- */
+
+uint64_t harness_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until deadline (0 if passed), for poll(). */
+static int harness_left(uint64_t deadline)
+{
+	uint64_t now = harness_now_ms();
+	return now >= deadline ? 0 : (int)(deadline - now);
+}
+
+const char *harness_env(const char *name)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		harness_fail_at(__FILE__, __LINE__, name,
+		                "environment variable %s is not set (run through `make check`, or "
+		                "set MODHOSTD, MODHOST_MODULE_PATH, MH_TEST_MODULES by hand)",
+		                name);
+	return v;
+}
+
+const char *harness_test_module(const char *name)
+{
+	static char bufs[8][PATH_MAX];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+	snprintf(b, PATH_MAX, "%s/%s.so", harness_env("MH_TEST_MODULES"), name);
+	return b;
+}
+
+static void harness_mkdirs(const char *path)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(tmp, 0755);
+		*p = '/';
+	}
+	mkdir(tmp, 0755);
+}
+
+const char *harness_tmpdir(void)
+{
+	if (harness_dir[0])
+		return harness_dir;
+	const char *build = getenv("MH_BUILDDIR");
+	const char *tmp = getenv("TMPDIR");
+	char base[PATH_MAX - 128];
+	if (build && *build)
+		snprintf(base, sizeof(base), "%s/tests/tmp", build);
+	else
+		snprintf(base, sizeof(base), "%s", tmp && *tmp ? tmp : "/tmp");
+	harness_mkdirs(base);
+	snprintf(harness_dir, sizeof(harness_dir), "%s/integ.XXXXXX", base);
+	if (!mkdtemp(harness_dir)) {
+		int e = errno;
+		harness_dir[0] = '\0';
+		harness_fail_at(__FILE__, __LINE__, "mkdtemp", "cannot create a folder in %s: %s",
+		                base, strerror(e));
+	}
+	return harness_dir;
+}
+
+char *harness_tmpfile(const char *name)
+{
+	char *p;
+	if (asprintf(&p, "%s/%s", harness_tmpdir(), name) < 0)
+		harness_fail_at(__FILE__, __LINE__, "asprintf", "out of memory");
+	return p;
+}
+
+__attribute__((format(printf, 2, 0))) static void harness_vwrite_file(const char *path,
+                                                                      const char *fmt, va_list ap)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		harness_fail_at(__FILE__, __LINE__, "fopen", "cannot write %s: %s", path,
+		                strerror(errno));
+	vfprintf(f, fmt, ap);
+	if (fclose(f) != 0)
+		harness_fail_at(__FILE__, __LINE__, "fclose", "cannot write %s: %s", path,
+		                strerror(errno));
+}
+
+void harness_write_file(const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	harness_vwrite_file(path, fmt, ap);
+	va_end(ap);
+}
+
+static int harness_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+/* ---- the log reader ----------------------------------------------------- */
+
+static void harness_log_append(struct harness_daemon *d, const char *buf, size_t n)
+{
+	pthread_mutex_lock(&d->mu);
+	if (d->len + n + 1 > d->cap) {
+		size_t cap = d->cap ? d->cap : 65536;
+		while (cap < d->len + n + 1)
+			cap *= 2;
+		char *p = realloc(d->log, cap);
+		if (!p) {
+			pthread_mutex_unlock(&d->mu);
+			return; /* keep what we have; a wait will then time out */
+		}
+		d->log = p;
+		d->cap = cap;
+	}
+	memcpy(d->log + d->len, buf, n);
+	d->len += n;
+	d->log[d->len] = '\0';
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* Copy the daemon's output into memory and the tee file until it ends (all
+ * of the daemon's processes closed the pipe) or we are told to stop. */
+static void *harness_reader(void *arg)
+{
+	struct harness_daemon *d = arg;
+	char buf[16384];
+	while (!atomic_load(&d->stop)) {
+		struct pollfd p = {.fd = d->err_fd, .events = POLLIN};
+		int r = poll(&p, 1, 100);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r <= 0)
+			continue;
+		ssize_t n = read(d->err_fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		if (d->tee_fd >= 0 && write(d->tee_fd, buf, (size_t)n) < 0) {
+			close(d->tee_fd);
+			d->tee_fd = -1;
+		}
+		harness_log_append(d, buf, (size_t)n);
+	}
+	pthread_mutex_lock(&d->mu);
+	d->eof = 1;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+struct harness_daemon *harness_start(const char *config_fmt, ...)
+{
+	const char *modhostd = harness_env("MODHOSTD");
+	struct harness_daemon *d = calloc(1, sizeof(*d));
+	if (!d)
+		harness_fail_at(__FILE__, __LINE__, "calloc", "out of memory");
+	unsigned n = ++harness_n_started;
+	snprintf(d->conf, sizeof(d->conf), "%s/modhost-%u.ini", harness_tmpdir(), n);
+	snprintf(d->log_path, sizeof(d->log_path), "%s/modhostd-%u.log", harness_tmpdir(), n);
+	va_list ap;
+	va_start(ap, config_fmt);
+	harness_vwrite_file(d->conf, config_fmt, ap);
+	va_end(ap);
+
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	d->log = calloc(1, 1);
+	d->cap = 1;
+	d->tee_fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	d->next = harness_daemons;
+	harness_daemons = d;
+
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		harness_fail_at(__FILE__, __LINE__, "pipe2", "%s", strerror(errno));
+	fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20); /* best effort: room for bursts */
+	signal(SIGPIPE, SIG_IGN);
+	/* Workers whose master dies are re-parented to us, so that
+	 * harness_stop can reap them instead of leaving zombies. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+	char *argv[] = {(char *)modhostd, "-f", "-c", d->conf, NULL};
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		harness_fail_at(__FILE__, __LINE__, "fork", "%s", strerror(errno));
+	if (pid == 0) {
+		/* Only async-signal-safe calls until exec. */
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		sigset_t none;
+		struct rlimit nocore = {0, 0};
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		int nul = open("/dev/null", O_RDONLY);
+		if (nul >= 0)
+			dup2(nul, 0);
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		setrlimit(RLIMIT_CORE, &nocore); /* a crash test must not leave cores */
+		sigaction(SIGPIPE, &dfl, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	d->pid = pid;
+	d->err_fd = pfd[0];
+	if (pthread_create(&d->reader, NULL, harness_reader, d) != 0)
+		harness_fail_at(__FILE__, __LINE__, "pthread_create",
+		                "cannot start the log reader");
+	d->reader_running = 1;
+	return d;
+}
+
+struct harness_daemon *harness_started_ready(const char *file, int line, struct harness_daemon *d)
+{
+	harness_wait_log_at(file, line, d, 0, "generation 1 ready: ", 1, HARNESS_WAIT_MS);
+	return d;
+}
+
+pid_t harness_pid(const struct harness_daemon *d)
+{
+	return d->pid;
+}
+
+const char *harness_config_path(const struct harness_daemon *d)
+{
+	return d->conf;
+}
+
+void harness_rewrite_config(struct harness_daemon *d, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	harness_vwrite_file(d->conf, fmt, ap);
+	va_end(ap);
+}
+
+size_t harness_log_size(struct harness_daemon *d)
+{
+	pthread_mutex_lock(&d->mu);
+	size_t n = d->len;
+	pthread_mutex_unlock(&d->mu);
+	return n;
+}
+
+/* Count matches of rx in d->log from `from`; the caller holds d->mu. */
+static int harness_scan_locked(struct harness_daemon *d, size_t from, const regex_t *rx, int want,
+                               size_t *end, char *group, size_t grouplen)
+{
+	int found = 0;
+	size_t pos = from > d->len ? d->len : from;
+	regmatch_t m[2];
+	while (found < want && pos < d->len &&
+	       regexec(rx, d->log + pos, 2, m,
+	               pos > 0 && d->log[pos - 1] != '\n' ? REG_NOTBOL : 0) == 0) {
+		/* Only whole lines count: a line still arriving may match
+		 * a prefix of itself (a port number cut short). */
+		const char *nl = strchr(d->log + pos + m[0].rm_eo, '\n');
+		if (!nl)
+			break;
+		found++;
+		if (group && grouplen) {
+			group[0] = '\0';
+			if (m[1].rm_so >= 0) {
+				size_t n = (size_t)(m[1].rm_eo - m[1].rm_so);
+				if (n >= grouplen)
+					n = grouplen - 1;
+				memcpy(group, d->log + pos + m[1].rm_so, n);
+				group[n] = '\0';
+			}
+		}
+		/* Continue after the end of this line: one match per line. */
+		size_t next = (size_t)(nl - d->log) + 1;
+		if (end)
+			*end = next;
+		pos = next;
+	}
+	return found;
+}
+
+static void harness_compile(const char *file, int line, regex_t *rx, const char *re)
+{
+	int r = regcomp(rx, re, REG_EXTENDED | REG_NEWLINE);
+	if (r != 0) {
+		char msg[256];
+		regerror(r, rx, msg, sizeof(msg));
+		harness_fail_at(file, line, "regcomp", "bad regex /%s/: %s", re, msg);
+	}
+}
+
+int harness_log_count(struct harness_daemon *d, size_t from, const char *re, int want, size_t *end,
+                      char *group, size_t grouplen)
+{
+	regex_t rx;
+	harness_compile(__FILE__, __LINE__, &rx, re);
+	pthread_mutex_lock(&d->mu);
+	int n = harness_scan_locked(d, from, &rx, want, end, group, grouplen);
+	pthread_mutex_unlock(&d->mu);
+	regfree(&rx);
+	return n;
+}
+
+/* Wait for `want` matches; returns 1 with *end and group set, or 0. */
+static int harness_log_wait(struct harness_daemon *d, size_t from, const regex_t *rx, int want,
+                            int timeout_ms, size_t *end, char *group, size_t grouplen)
+{
+	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	int ok = 0;
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		if (harness_scan_locked(d, from, rx, want, end, group, grouplen) >= want) {
+			ok = 1;
+			break;
+		}
+		if (d->eof || harness_now_ms() >= deadline)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 50 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return ok;
+}
+
+size_t harness_wait_log_at(const char *file, int line, struct harness_daemon *d, size_t from,
+                           const char *re, int want, int timeout_ms)
+{
+	regex_t rx;
+	size_t end = from;
+	harness_compile(file, line, &rx, re);
+	int ok = harness_log_wait(d, from, &rx, want, timeout_ms, &end, NULL, 0);
+	regfree(&rx);
+	if (!ok)
+		harness_fail_at(
+		    file, line, "log line", "%d line(s) matching /%s/ after offset %zu not seen %s",
+		    want, re, from,
+		    d->eof ? "before the daemon's output ended" : "within the deadline");
+	return end;
+}
+
+int harness_port_at(const char *file, int line, struct harness_daemon *d, const char *name)
+{
+	char re[256], port[16];
+	regex_t rx;
+	snprintf(re, sizeof(re), "listener '%s' listening on 127\\.0\\.0\\.1:([0-9]+)", name);
+	harness_compile(file, line, &rx, re);
+	int ok = harness_log_wait(d, 0, &rx, 1, HARNESS_WAIT_MS, NULL, port, sizeof(port));
+	regfree(&rx);
+	if (!ok)
+		harness_fail_at(file, line, "listener port", "no line /%s/ in the log", re);
+	return atoi(port);
+}
+
+void harness_signal(struct harness_daemon *d, int sig)
+{
+	if (!d->reaped)
+		kill(d->pid, sig);
+}
+
+/* Reap the master if it has exited. */
+static int harness_try_reap(struct harness_daemon *d)
+{
+	if (d->reaped)
+		return 1;
+	int st;
+	pid_t r = waitpid(d->pid, &st, WNOHANG);
+	if (r == d->pid) {
+		d->reaped = 1;
+		d->status = st;
+		return 1;
+	}
+	return 0;
+}
+
+int harness_wait_exit(struct harness_daemon *d, int timeout_ms, int *status)
+{
+	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	int pidfd = -1;
+#ifdef SYS_pidfd_open
+	if (!d->reaped)
+		pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
+#endif
+	while (!harness_try_reap(d)) {
+		int left = harness_left(deadline);
+		if (left == 0)
+			break;
+		if (pidfd >= 0) {
+			struct pollfd p = {.fd = pidfd, .events = POLLIN};
+			poll(&p, 1, left);
+		} else {
+			poll(NULL, 0, left < 5 ? left : 5); /* no pidfd: check every 5ms */
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	if (d->reaped && status)
+		*status = d->status;
+	return d->reaped;
+}
+
+void harness_stop(struct harness_daemon *d)
+{
+	if (!d->reaped) {
+		kill(-d->pid, SIGKILL);
+		kill(d->pid, SIGKILL);
+		int st;
+		if (waitpid(d->pid, &st, 0) == d->pid) {
+			d->reaped = 1;
+			d->status = st;
+		}
+	} else {
+		kill(-d->pid, SIGKILL); /* workers left behind by a dead master */
+	}
+	/* Whatever was left of its process group is ours now (subreaper):
+	 * reap it.  Everything in the group got SIGKILL, so this ends. */
+	while (waitpid(-d->pid, NULL, 0) > 0 || errno == EINTR)
+		;
+	if (d->reader_running) {
+		atomic_store(&d->stop, 1);
+		pthread_join(d->reader, NULL);
+		d->reader_running = 0;
+	}
+	if (d->err_fd >= 0) {
+		close(d->err_fd);
+		d->err_fd = -1;
+	}
+	if (d->tee_fd >= 0) {
+		close(d->tee_fd);
+		d->tee_fd = -1;
+	}
+}
+
+void harness_cleanup(void)
+{
+	while (harness_daemons) {
+		struct harness_daemon *d = harness_daemons;
+		harness_daemons = d->next;
+		harness_stop(d);
+		pthread_mutex_destroy(&d->mu);
+		pthread_cond_destroy(&d->cv);
+		free(d->log);
+		free(d);
+	}
+	if (harness_dir[0]) {
+		nftw(harness_dir, harness_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		harness_dir[0] = '\0';
+	}
+}
+
+/* ---- processes ----------------------------------------------------------------- */
+
+long harness_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* The parent of pid from /proc/PID/stat (after the command's last ')'),
+ * or -1; zombies count as gone. */
+static pid_t harness_ppid(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	char state;
+	int ppid;
+	if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || state == 'Z' || state == 'X')
+		return -1;
+	return ppid;
+}
+
+size_t harness_children(pid_t ppid, pid_t *out, size_t max)
+{
+	DIR *dir = opendir("/proc");
+	size_t n = 0;
+	struct dirent *e;
+	if (!dir)
+		return 0;
+	while ((e = readdir(dir))) {
+		char *endp;
+		long pid = strtol(e->d_name, &endp, 10);
+		if (*endp || pid <= 0 || harness_ppid((pid_t)pid) != ppid)
+			continue;
+		if (n < max)
+			out[n] = (pid_t)pid;
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+void harness_wait_workers_at(const char *file, int line, struct harness_daemon *d, size_t n,
+                             pid_t *out)
+{
+	uint64_t deadline = harness_now_ms() + HARNESS_WAIT_MS;
+	size_t have;
+	/* /proc has no change notification: look every 10ms until the deadline. */
+	while ((have = harness_children(d->pid, out, n)) != n) {
+		if (harness_left(deadline) == 0)
+			harness_fail_at(file, line, "workers",
+			                "the master has %zu children, expected %zu", have, n);
+		poll(NULL, 0, 10);
+	}
+}
+
+int harness_run(char *const argv[], char **output, int timeout_ms)
+{
+	int pfd[2];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	pid_t pid;
+	*output = NULL;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	int r = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(pfd[1]);
+	if (r != 0) {
+		close(pfd[0]);
+		errno = r;
+		return -1;
+	}
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	int timed_out = 0;
+	for (;;) {
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		int left = harness_left(deadline);
+		if (left == 0) {
+			timed_out = 1;
+			break;
+		}
+		if (poll(&p, 1, left) <= 0)
+			continue;
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			char *nb = realloc(buf, cap);
+			if (!nb)
+				break;
+			buf = nb;
+		}
+		ssize_t n = read(pfd[0], buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(pfd[0]);
+	if (timed_out)
+		kill(pid, SIGKILL);
+	int st = -1;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!buf)
+		buf = calloc(1, 1);
+	else
+		buf[len] = '\0';
+	*output = buf;
+	return timed_out ? -1 : st;
+}
+
+long harness_raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? LONG_MAX : (long)rl.rlim_cur;
+}
+
+/* ---- sockets ---------------------------------------------------------------- */
+
+int harness_connect_buf(int port, int rcvbuf, int sndbuf)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (rcvbuf)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (sndbuf)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
+		goto fail;
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	if (poll(&p, 1, 5000) != 1) {
+		errno = ETIMEDOUT;
+		goto fail;
+	}
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+		errno = err ? err : errno;
+		goto fail;
+	}
+	/* Back to blocking; every operation below uses MSG_DONTWAIT + poll. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+fail:;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int harness_connect(int port)
+{
+	return harness_connect_buf(port, 0, 0);
+}
+
+int harness_local_port(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		return -1;
+	return ntohs(sa.sin_port);
+}
+
+void harness_close_reset(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* Wait for events on fd until deadline: 1 ready, 0 timed out. */
+static int harness_poll_fd(int fd, short events, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = events};
+		int r = poll(&p, 1, harness_left(deadline));
+		if (r > 0)
+			return 1;
+		if (r == 0)
+			return 0;
+		if (errno != EINTR)
+			return 1; /* let the next call report the error */
+	}
+}
+
+static int harness_errno_io(int e)
+{
+	return e == ECONNRESET || e == EPIPE ? HARNESS_RESET : HARNESS_ERROR;
+}
+
+int harness_send_all(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return harness_errno_io(errno);
+		if (!harness_poll_fd(fd, POLLOUT, deadline))
+			return HARNESS_TIMEOUT;
+	}
+	return HARNESS_OK;
+}
+
+int harness_recv_exact(int fd, void *buf, size_t len, int timeout_ms)
+{
+	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return HARNESS_EOF;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return harness_errno_io(errno);
+		if (!harness_poll_fd(fd, POLLIN, deadline))
+			return HARNESS_TIMEOUT;
+	}
+	return HARNESS_OK;
+}
+
+int harness_send_frame(int fd, const void *payload, size_t len, int timeout_ms)
+{
+	char *buf = malloc(len + 4);
+	if (!buf)
+		return HARNESS_ERROR;
+	buf[0] = (char)(len >> 24);
+	buf[1] = (char)(len >> 16);
+	buf[2] = (char)(len >> 8);
+	buf[3] = (char)len;
+	if (len)
+		memcpy(buf + 4, payload, len);
+	int r = harness_send_all(fd, buf, len + 4, timeout_ms);
+	free(buf);
+	return r;
+}
+
+int harness_recv_frame(int fd, char **payload, size_t *len, int timeout_ms)
+{
+	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	unsigned char hdr[4];
+	*payload = NULL;
+	*len = 0;
+	int r = harness_recv_exact(fd, hdr, 4, timeout_ms);
+	if (r != HARNESS_OK)
+		return r;
+	size_t n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+	char *buf = malloc(n + 1);
+	if (!buf)
+		return HARNESS_ERROR;
+	r = harness_recv_exact(fd, buf, n, harness_left(deadline));
+	if (r != HARNESS_OK) {
+		free(buf);
+		return r;
+	}
+	buf[n] = '\0';
+	*payload = buf;
+	*len = n;
+	return HARNESS_OK;
+}
+
+int harness_echo_frame(int fd, const void *payload, size_t len, int timeout_ms)
+{
+	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	int r = harness_send_frame(fd, payload, len, timeout_ms);
+	if (r != HARNESS_OK)
+		return r;
+	char *got;
+	size_t glen;
+	r = harness_recv_frame(fd, &got, &glen, harness_left(deadline));
+	if (r == HARNESS_OK && (glen != len || (len && memcmp(got, payload, len) != 0)))
+		r = HARNESS_ERROR;
+	free(got);
+	return r;
+}
+
+int harness_recv_line(int fd, char *buf, size_t cap, int timeout_ms)
+{
+	size_t n = 0;
+	/* One byte at a time: lines in these tests are short, and this never
+	 * takes bytes of the next line. */
+	while (n + 1 < cap) {
+		int r = harness_recv_exact(fd, buf + n, 1, timeout_ms);
+		if (r != HARNESS_OK) {
+			buf[n] = '\0';
+			return r;
+		}
+		if (buf[n++] == '\n') {
+			buf[n] = '\0';
+			return HARNESS_OK;
+		}
+	}
+	buf[n] = '\0';
+	return HARNESS_ERROR;
+}
+
+int harness_wait_closed(int fd, int timeout_ms, size_t *discarded)
+{
+	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	char buf[65536];
+	if (discarded)
+		*discarded = 0;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			if (discarded)
+				*discarded += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return HARNESS_EOF;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return harness_errno_io(errno);
+		if (!harness_poll_fd(fd, POLLIN, deadline))
+			return HARNESS_TIMEOUT;
+	}
+}
+
+const char *harness_io_name(int r)
+{
+	switch (r) {
+	case HARNESS_OK: return "ok";
+	case HARNESS_EOF: return "eof";
+	case HARNESS_RESET: return "reset";
+	case HARNESS_TIMEOUT: return "timeout";
+	default: return "error";
+	}
+}

@@ -1,0 +1,170 @@
+/* tests/integration/harness.h — what the integration suites use to run the
+ * real modhostd on 127.0.0.1: start it from a config text, follow its log
+ * through a pipe, talk to it over sockets with deadlines, signal it and
+ * inspect its processes.  No test sleeps to wait for the daemon: every
+ * wait here is for an event (a log line, a byte, a close, an exit) with a
+ * deadline.
+ *
+ * Cleanup: call harness_cleanup() from the TCase's checked teardown.  A
+ * failing test exits without its teardown (Check's fork mode), so the
+ * daemon is also started with PR_SET_PDEATHSIG = SIGKILL: it dies with the
+ * test process, and its workers follow it.  On failure the temporary folder
+ * (config and modhostd.log) is kept and the log is printed to stderr. */
+#ifndef MH_TEST_HARNESS_H
+#define MH_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <check.h>
+
+/* How long a "must happen" wait lasts before the test fails. */
+#define HARNESS_WAIT_MS 20000
+
+/* Outcomes of socket operations. */
+enum harness_io {
+	HARNESS_OK = 0,
+	HARNESS_EOF = 1,     /* the peer closed: recv returned 0 */
+	HARNESS_RESET = 2,   /* ECONNRESET or EPIPE */
+	HARNESS_TIMEOUT = 3, /* the deadline passed first */
+	HARNESS_ERROR = 4,   /* another error, or a reply that did not match */
+};
+
+struct harness_daemon; /* one running modhostd; owned by the harness */
+
+/* ---- failing with the daemon's log ------------------------------------- */
+
+/* Print every daemon's log to stderr, then fail the test at file:line with
+ * "Assertion 'expr' failed: <fmt...>".  Never returns. */
+void harness_fail_at(const char *file, int line, const char *expr, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5), noreturn));
+
+/* ck_assert_msg that also prints the daemons' logs when it fails. */
+#define harness_assert(cond, ...)                                                                  \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			harness_fail_at(__FILE__, __LINE__, #cond, __VA_ARGS__);                   \
+	} while (0)
+
+/* ---- environment, files ------------------------------------------------- */
+
+/* The value of an environment variable the test environment must set
+ * (MODHOSTD, MH_TEST_MODULES, ...); fails the test if it is unset. */
+const char *harness_env(const char *name);
+/* "$MH_TEST_MODULES/NAME.so", in a buffer valid until the next 8 calls. */
+const char *harness_test_module(const char *name);
+/* The test's private temporary folder, created on first use (under
+ * $MH_BUILDDIR/tests/tmp when set) and removed by harness_cleanup. */
+const char *harness_tmpdir(void);
+/* A newly allocated "DIR/NAME" inside harness_tmpdir(); free it. */
+char *harness_tmpfile(const char *name);
+/* Write a file (truncating it) from a format; fails the test on error. */
+void harness_write_file(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Monotonic milliseconds. */
+uint64_t harness_now_ms(void);
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+/* Write the config text (a printf format) to a new file in the temporary
+ * folder and start `$MODHOSTD -f -c FILE` with its stdout and stderr on a
+ * pipe that a thread copies into an in-memory log and into
+ * TMPDIR/modhostd-N.log.  Does not wait for anything.  Fails the test if it
+ * cannot spawn. */
+struct harness_daemon *harness_start(const char *config_fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/* harness_start, then wait for "generation 1 ready: ". */
+#define harness_start_ready(...)                                                                   \
+	harness_started_ready(__FILE__, __LINE__, harness_start(__VA_ARGS__))
+struct harness_daemon *harness_started_ready(const char *file, int line, struct harness_daemon *d);
+
+pid_t harness_pid(const struct harness_daemon *d);
+const char *harness_config_path(const struct harness_daemon *d);
+/* Replace the daemon's config file with new text (for reload tests). */
+void harness_rewrite_config(struct harness_daemon *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Bytes of log captured so far: an offset to wait "after". */
+size_t harness_log_size(struct harness_daemon *d);
+/* Count matches of the extended regex re (one per line at most, matched
+ * with REG_NEWLINE) in the log from offset `from`, up to `want`.  *end gets
+ * the offset just past the last match counted; group (if not NULL) gets the
+ * first parenthesised group of that match. */
+int harness_log_count(struct harness_daemon *d, size_t from, const char *re, int want, size_t *end,
+                      char *group, size_t grouplen);
+/* Wait until re has matched `want` times after `from`; returns the offset
+ * just past the last of them.  Fails the test (printing the log) after
+ * timeout_ms or when the daemon's output ends first. */
+size_t harness_wait_log_at(const char *file, int line, struct harness_daemon *d, size_t from,
+                           const char *re, int want, int timeout_ms);
+#define harness_wait_log(d, from, re)                                                              \
+	harness_wait_log_at(__FILE__, __LINE__, d, from, re, 1, HARNESS_WAIT_MS)
+#define harness_wait_log_n(d, from, re, n)                                                         \
+	harness_wait_log_at(__FILE__, __LINE__, d, from, re, n, HARNESS_WAIT_MS)
+/* The port of listener `name` from its "listening on 127.0.0.1:PORT" line
+ * (waited for). */
+int harness_port_at(const char *file, int line, struct harness_daemon *d, const char *name);
+#define harness_port(d, name) harness_port_at(__FILE__, __LINE__, d, name)
+
+void harness_signal(struct harness_daemon *d, int sig);
+/* Wait up to timeout_ms for the master to exit.  Returns 1 with the wait
+ * status in *status, or 0 if it is still running. */
+int harness_wait_exit(struct harness_daemon *d, int timeout_ms, int *status);
+/* Kill (SIGKILL to its process group) and reap the daemon if it still
+ * runs, and stop following its log.  The log stays readable. */
+void harness_stop(struct harness_daemon *d);
+/* Stop every daemon, print nothing, remove the temporary folder.  For the
+ * checked teardown. */
+void harness_cleanup(void);
+/* Print the log of every daemon started by this test to stderr. */
+void harness_dump_logs(void);
+
+/* ---- processes ----------------------------------------------------------------- */
+
+/* VmRSS of pid in KiB, or -1 if it cannot be read. */
+long harness_rss_kib(pid_t pid);
+/* The pids whose parent is ppid (from /proc/PID/stat), up to max; returns
+ * how many there are. */
+size_t harness_children(pid_t ppid, pid_t *out, size_t max);
+/* Wait until the master has exactly n children (its workers); fills out. */
+void harness_wait_workers_at(const char *file, int line, struct harness_daemon *d, size_t n,
+                             pid_t *out);
+#define harness_wait_workers(d, n, out) harness_wait_workers_at(__FILE__, __LINE__, d, n, out)
+/* Run argv (argv[0] a path) with stdout and stderr captured into a newly
+ * allocated *output (free it).  Returns the wait status, or -1 if it could
+ * not run or did not finish within timeout_ms (it is then killed). */
+int harness_run(char *const argv[], char **output, int timeout_ms);
+/* Raise the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
+long harness_raise_nofile(void);
+
+/* ---- sockets ---------------------------------------------------------------- */
+
+/* A TCP connection to 127.0.0.1:port, close-on-exec.  rcvbuf/sndbuf, when
+ * not 0, are set before connecting.  Returns the fd, or -1 with errno. */
+int harness_connect(int port);
+int harness_connect_buf(int port, int rcvbuf, int sndbuf);
+/* The local port of a connected socket: the daemon names the peer by it. */
+int harness_local_port(int fd);
+/* Close with SO_LINGER 0: the peer gets a RST. */
+void harness_close_reset(int fd);
+
+/* Each returns an enum harness_io. */
+int harness_send_all(int fd, const void *buf, size_t len, int timeout_ms);
+int harness_recv_exact(int fd, void *buf, size_t len, int timeout_ms);
+/* lenprefix: a 4-byte big-endian length, then the payload. */
+int harness_send_frame(int fd, const void *payload, size_t len, int timeout_ms);
+/* Receive one frame into a newly allocated, NUL-terminated *payload. */
+int harness_recv_frame(int fd, char **payload, size_t *len, int timeout_ms);
+/* Send a frame and expect the same payload back (HARNESS_ERROR if not). */
+int harness_echo_frame(int fd, const void *payload, size_t len, int timeout_ms);
+/* line: receive up to and including '\n' into buf (NUL-terminated). */
+int harness_recv_line(int fd, char *buf, size_t cap, int timeout_ms);
+/* Wait for the peer to close, discarding what arrives first (counted in
+ * *discarded if not NULL): HARNESS_EOF, HARNESS_RESET or HARNESS_TIMEOUT. */
+int harness_wait_closed(int fd, int timeout_ms, size_t *discarded);
+/* "ok", "eof", "reset", "timeout", "error". */
+const char *harness_io_name(int r);
+
+#endif

@@ -1,0 +1,211 @@
+/* tests/modules/testhandler.c — a handler for the integration suites: it
+ * answers late, crashes or closes on request, so that the tests can drive
+ * the host's asynchronous replies, ordering, drain and worker supervision.
+ *
+ * Request bodies:
+ *   "sleep:MS:PAYLOAD"  reply PAYLOAD after MS milliseconds (a host timer
+ *                        and MH_HANDLE_ASYNC; a closed connection cancels it)
+ *   "block:MS:PAYLOAD"  block the worker's loop for MS milliseconds (a slow,
+ *                        blocking handler), then reply PAYLOAD
+ *   "crash"             raise(SIGSEGV) inside the handler
+ *   "close:PAYLOAD"     reply PAYLOAD, then the host closes the connection
+ *   anything else       echo
+ * It logs "sleeping MSms" / "blocking MSms" when such a request arrives,
+ * "cancelled a pending reply" when the host cancels one, and, with
+ * log_connections = yes, "connection open from PEER" as an observer, so
+ * that tests can wait for these events in the log instead of sleeping (the
+ * log line also names the worker that holds the connection). */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "modhost.h"
+
+static int testhandler_load(mh_module *m, const mh_host_api *api);
+static int testhandler_handle(mh_module *m, mh_msg *req, mh_msg *reply);
+static void testhandler_cancel(mh_module *m, mh_msg *req, mh_msg *reply);
+static void testhandler_event(mh_module *m, const mh_event *ev);
+
+static const mh_config_key testhandler_keys[] = {
+    {"log_connections", MH_CONFIG_BOOL, "no", "log each connection opened on a listener"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const mh_handler_ops testhandler_ops = {
+    .struct_size = sizeof(mh_handler_ops),
+    .handle = testhandler_handle,
+    .cancel = testhandler_cancel,
+};
+
+static const mh_observer_ops testhandler_observer = {
+    .struct_size = sizeof(mh_observer_ops),
+    .event = testhandler_event,
+};
+
+MH_MODULE_DECLARE(.name = "testhandler", .version = "1.0", .license = "MIT",
+                  .description = "test handler: sleep:MS:X, block:MS:X, crash, close:X, else echo",
+                  .roles = MH_ROLE_HANDLER | MH_ROLE_OBSERVER, .config_keys = testhandler_keys,
+                  .load = testhandler_load, .handler = &testhandler_ops,
+                  .observer = &testhandler_observer);
+
+/* The host table, the same for every instance. */
+static const mh_host_api *host;
+
+/* A reply waiting for its timer.  The list is per worker process (one
+ * loop, one thread), so it needs no lock. */
+struct pending {
+	mh_msg *reply;
+	mh_timer *timer;
+	struct pending *prev, *next;
+};
+
+static struct pending *pending_head;
+
+/* The instance's one setting rides in the module data pointer itself. */
+static int testhandler_load(mh_module *m, const mh_host_api *api)
+{
+	host = api;
+	host->module_set_data(m, host->config_bool(m, "log_connections") ? (void *)m : NULL);
+	return 0;
+}
+
+static void testhandler_event(mh_module *m, const mh_event *ev)
+{
+	if (ev->type == MH_EVENT_CONN_OPEN && ev->conn && host->module_data(m))
+		host->log(m, MH_LOG_INFO, "connection open from %s", host->conn_peer(ev->conn));
+}
+
+static void testhandler_unlink(struct pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		pending_head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+}
+
+/* The timer fired (the host already freed the timer): the reply, whose
+ * body was filled when the request came, is complete. */
+static void testhandler_wake(void *arg)
+{
+	struct pending *p = arg;
+	mh_msg *reply = p->reply;
+	testhandler_unlink(p);
+	free(p);
+	host->msg_complete(reply);
+}
+
+/* The connection closed while a reply was pending: stop its timer. */
+static void testhandler_cancel(mh_module *m, mh_msg *req, mh_msg *reply)
+{
+	for (struct pending *p = pending_head; p; p = p->next) {
+		if (p->reply != reply)
+			continue;
+		host->timer_cancel(p->timer);
+		testhandler_unlink(p);
+		free(p);
+		host->log(m, MH_LOG_INFO, "cancelled a pending reply");
+		return;
+	}
+}
+
+/* Whether body starts with prefix (at most 63 bytes). */
+static int testhandler_starts_with(const mh_buf *body, const char *prefix)
+{
+	char head[64];
+	size_t n = strlen(prefix);
+	return host->buf_peek(body, head, n) == n && memcmp(head, prefix, n) == 0;
+}
+
+/* Parse "VERB:MS:" (verb being "sleep:" or "block:") at the front of
+ * body.  Returns the prefix length and the milliseconds in *ms, or 0 when
+ * the body does not start so. */
+static size_t testhandler_parse_timed(const mh_buf *body, const char *verb, uint64_t *ms)
+{
+	char head[32];
+	size_t vlen = strlen(verb);
+	size_t n = host->buf_peek(body, head, sizeof(head));
+	if (n < vlen + 2 || memcmp(head, verb, vlen) != 0)
+		return 0;
+	uint64_t v = 0;
+	size_t i = vlen;
+	for (; i < n && head[i] >= '0' && head[i] <= '9'; i++)
+		v = v * 10 + (uint64_t)(head[i] - '0');
+	if (i == vlen || i >= n || head[i] != ':')
+		return 0;
+	*ms = v;
+	return i + 1;
+}
+
+/* Move what follows the first skip bytes of the request into the reply. */
+static int testhandler_reply_rest(mh_msg *req, mh_msg *reply, size_t skip)
+{
+	mh_buf *in = host->msg_body(req);
+	mh_buf *out = host->msg_body(reply);
+	if (!in || !out || host->buf_drain(in, skip) < 0 ||
+	    host->buf_move(out, in, host->buf_length(in)) < 0)
+		return -1;
+	return 0;
+}
+
+static int testhandler_sleep(mh_module *m, mh_msg *req, mh_msg *reply, size_t skip, uint64_t ms)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	if (!p || testhandler_reply_rest(req, reply, skip) < 0)
+		goto fail;
+	p->reply = reply;
+	p->timer = host->timer_add(ms, testhandler_wake, p);
+	if (!p->timer)
+		goto fail;
+	p->next = pending_head;
+	if (pending_head)
+		pending_head->prev = p;
+	pending_head = p;
+	host->log(m, MH_LOG_INFO, "sleeping %llums", (unsigned long long)ms);
+	return MH_HANDLE_ASYNC;
+fail:
+	free(p);
+	host->msg_set_status(reply, MH_STATUS_INTERNAL);
+	return MH_HANDLE_ERROR;
+}
+
+static int testhandler_handle(mh_module *m, mh_msg *req, mh_msg *reply)
+{
+	mh_buf *body = host->msg_body(req);
+	uint64_t ms;
+	size_t skip;
+
+	if (!body)
+		goto fail;
+	if ((skip = testhandler_parse_timed(body, "sleep:", &ms)) > 0)
+		return testhandler_sleep(m, req, reply, skip, ms);
+	if ((skip = testhandler_parse_timed(body, "block:", &ms)) > 0) {
+		host->log(m, MH_LOG_INFO, "blocking %llums", (unsigned long long)ms);
+		struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		if (testhandler_reply_rest(req, reply, skip) < 0)
+			goto fail;
+		return MH_HANDLE_DONE;
+	}
+	if (host->buf_length(body) == 5 && testhandler_starts_with(body, "crash")) {
+		host->log(m, MH_LOG_INFO, "crashing on request");
+		raise(SIGSEGV);
+		return MH_HANDLE_DONE; /* not reached unless SIGSEGV is ignored */
+	}
+	if (testhandler_starts_with(body, "close:")) {
+		if (testhandler_reply_rest(req, reply, 6) < 0)
+			goto fail;
+		return MH_HANDLE_CLOSE;
+	}
+	if (testhandler_reply_rest(req, reply, 0) < 0)
+		goto fail;
+	return MH_HANDLE_DONE;
+fail:
+	host->msg_set_status(reply, MH_STATUS_INTERNAL);
+	return MH_HANDLE_ERROR;
+}

@@ -1,0 +1,175 @@
+/* bench/epoll-echo.c — the yardstick for lenprefix echo: a bare,
+ * single-threaded, level-triggered epoll server on 127.0.0.1:PORT with no
+ * framework at all.  What it does per message is the least any lenprefix
+ * echo server must do: find the frame boundary and send the frame back.
+ *
+ * usage: epoll-echo [PORT]   (0 or nothing: any free port)
+ * It prints "epoll-echo listening on 127.0.0.1:PORT" once it accepts. */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ECHO_MAX_FRAME   (1u << 20) /* the lenprefix module's default max_frame */
+#define ECHO_INITIAL_CAP 16384
+
+/* buf[0..len) is input not yet sent back; its first pend bytes are whole
+ * frames, which are echoed byte for byte. */
+struct echo_conn {
+	int fd;
+	int writing; /* waiting for EPOLLOUT, not reading */
+	uint8_t *buf;
+	size_t len, pend, cap;
+};
+
+static int epfd;
+
+static void echo_close(struct echo_conn *c)
+{
+	close(c->fd); /* also removes it from the epoll set */
+	free(c->buf);
+	free(c);
+}
+
+static void echo_watch(struct echo_conn *c, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = c};
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Send the whole frames at the front of the buffer.  Returns 0 (all sent,
+ * or the rest waits for EPOLLOUT) or -1 when the connection must close. */
+static int echo_flush(struct echo_conn *c)
+{
+	size_t done = 0;
+	while (done < c->pend) {
+		ssize_t n = send(c->fd, c->buf + done, c->pend - done, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			return -1;
+		done += (size_t)n;
+	}
+	memmove(c->buf, c->buf + done, c->len - done);
+	c->len -= done;
+	c->pend -= done;
+	int want_out = c->pend > 0;
+	if (want_out != c->writing) { /* stop reading while the peer is not */
+		c->writing = want_out;
+		echo_watch(c, want_out ? EPOLLOUT : EPOLLIN);
+	}
+	return 0;
+}
+
+/* Read what is there, find the whole frames, echo them.  Returns -1 at EOF,
+ * on an error or on a frame over ECHO_MAX_FRAME. */
+static int echo_read(struct echo_conn *c)
+{
+	if (c->len == c->cap) {
+		size_t cap = c->cap * 2;
+		uint8_t *p = cap <= 2 * (ECHO_MAX_FRAME + 4) ? realloc(c->buf, cap) : NULL;
+		if (!p)
+			return -1;
+		c->buf = p;
+		c->cap = cap;
+	}
+	ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return -1;
+	c->len += (size_t)n;
+	while (c->len - c->pend >= 4) {
+		const uint8_t *h = c->buf + c->pend;
+		uint32_t flen =
+		    (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+		if (flen > ECHO_MAX_FRAME)
+			return -1;
+		if (c->len - c->pend - 4 < flen)
+			break;
+		c->pend += 4 + flen;
+	}
+	return echo_flush(c);
+}
+
+static void echo_accept(int lfd)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return; /* EAGAIN, or out of descriptors: try at the next event */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct echo_conn *c = calloc(1, sizeof(*c));
+		uint8_t *buf = malloc(ECHO_INITIAL_CAP);
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+		if (!c || !buf || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			free(c);
+			free(buf);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->buf = buf;
+		c->cap = ECHO_INITIAL_CAP;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int port = argc > 1 ? atoi(argv[1]) : 0;
+	signal(SIGPIPE, SIG_IGN);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	                         .sin_port = htons((uint16_t)port),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t salen = sizeof(sa);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4096) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0) {
+		perror("epoll-echo: listen");
+		return 1;
+	}
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+	if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev) < 0) {
+		perror("epoll-echo: epoll");
+		return 1;
+	}
+	printf("epoll-echo listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
+	fflush(stdout);
+
+	struct epoll_event evs[256];
+	for (;;) {
+		int n = epoll_wait(epfd, evs, 256, -1);
+		for (int i = 0; i < n; i++) {
+			struct echo_conn *c = evs[i].data.ptr;
+			if (!c) {
+				echo_accept(lfd);
+				continue;
+			}
+			/* Writing, any event is a chance to send (a hang-up
+			 * makes send fail); reading, a chance to read. */
+			int r = c->writing ? echo_flush(c) : 0;
+			if (r == 0 && !c->writing)
+				r = echo_read(c);
+			if (r < 0)
+				echo_close(c);
+		}
+		if (n < 0 && errno != EINTR) {
+			perror("epoll-echo: epoll_wait");
+			return 1;
+		}
+	}
+}

@@ -1,0 +1,1043 @@
+/* bench/mh-bench.c — modhost's load generator: many connections on one
+ * libevent loop sending request messages of a wire protocol (lenprefix or
+ * line), checking every reply against what was sent and recording latency
+ * in a log-bucketed histogram; or, with --idle, opening connections and
+ * holding them idle so a server's memory per connection can be measured.
+ *
+ * Closed loop (default): each connection keeps -P requests in flight and
+ * sends a new one as each reply arrives; latency runs from the send.
+ * Open loop (--rate R): requests are scheduled at R per second over all
+ * connections, round robin, each at its intended send time; a request
+ * waits while its connection already has -P in flight, and its latency runs
+ * from the intended time, so a server stall shows up in the percentiles
+ * instead of silently slowing the sender (coordinated omission).
+ *
+ * Protocols are a table of encode-request / parse-reply functions
+ * (bench_protos); socket I/O goes through bench_conn_recv / bench_conn_send,
+ * the two places a TLS transport would hook in. */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "histogram.h"
+
+#define BENCH_READ_CHUNK     (256 * 1024)
+#define BENCH_CONNECT_WINDOW 256 /* connects in progress at once */
+#define BENCH_STAMP_MAX      11  /* base-32 digits of the sequence number */
+
+/* ---- growable byte buffer ------------------------------------------------ */
+
+/* Bytes data[off..len) are live; cap is the allocation. */
+struct bytes {
+	uint8_t *data;
+	size_t off, len, cap;
+};
+
+/* Make room for n more bytes after len.  Returns 0, or -1 out of memory. */
+static int bytes_reserve(struct bytes *b, size_t n)
+{
+	if (b->off > 0 && b->off == b->len)
+		b->off = b->len = 0;
+	if (b->len + n <= b->cap)
+		return 0;
+	if (b->off > 0) { /* slide the live bytes to the front first */
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+		if (b->len + n <= b->cap)
+			return 0;
+	}
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + n)
+		cap *= 2;
+	uint8_t *p = realloc(b->data, cap);
+	if (!p)
+		return -1;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int bytes_add(struct bytes *b, const void *p, size_t n)
+{
+	if (bytes_reserve(b, n) < 0)
+		return -1;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+static size_t bytes_live(const struct bytes *b)
+{
+	return b->len - b->off;
+}
+
+/* Drop the live bytes and give the memory back: idle connections should
+ * cost the generator little. */
+static void bytes_release(struct bytes *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- protocols ------------------------------------------------------------- */
+
+/* One wire protocol.  encode appends a request carrying payload[0..len) to
+ * out (0, or -1 out of memory).  parse looks at the front of in[0..n): it
+ * returns the length of one whole reply and points *body at the payload it
+ * carries, 0 when more bytes are needed, or -1 when the bytes cannot be a
+ * reply.  text says payloads must not contain CR or LF. */
+struct bench_proto {
+	const char *name;
+	bool text;
+	int (*encode)(struct bytes *out, const uint8_t *payload, size_t len);
+	ssize_t (*parse)(const uint8_t *in, size_t n, const uint8_t **body, size_t *body_len);
+};
+
+static int lenprefix_encode(struct bytes *out, const uint8_t *payload, size_t len)
+{
+	uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+	                  (uint8_t)len};
+	if (bytes_reserve(out, sizeof(hdr) + len) < 0)
+		return -1;
+	memcpy(out->data + out->len, hdr, sizeof(hdr));
+	memcpy(out->data + out->len + sizeof(hdr), payload, len);
+	out->len += sizeof(hdr) + len;
+	return 0;
+}
+
+static ssize_t lenprefix_parse(const uint8_t *in, size_t n, const uint8_t **body, size_t *body_len)
+{
+	if (n < 4)
+		return 0;
+	size_t len = (size_t)in[0] << 24 | (size_t)in[1] << 16 | (size_t)in[2] << 8 | in[3];
+	if (n - 4 < len)
+		return 0;
+	*body = in + 4;
+	*body_len = len;
+	return (ssize_t)(4 + len);
+}
+
+static int line_encode(struct bytes *out, const uint8_t *payload, size_t len)
+{
+	if (bytes_reserve(out, len + 1) < 0)
+		return -1;
+	memcpy(out->data + out->len, payload, len);
+	out->data[out->len + len] = '\n';
+	out->len += len + 1;
+	return 0;
+}
+
+static ssize_t line_parse(const uint8_t *in, size_t n, const uint8_t **body, size_t *body_len)
+{
+	const uint8_t *lf = memchr(in, '\n', n);
+	if (!lf)
+		return 0;
+	size_t len = (size_t)(lf - in);
+	*body = in;
+	*body_len = len > 0 && in[len - 1] == '\r' ? len - 1 : len;
+	return (ssize_t)(len + 1);
+}
+
+static const struct bench_proto bench_protos[] = {
+    {"lenprefix", false, lenprefix_encode, lenprefix_parse},
+    {"line", true, line_encode, line_parse},
+};
+
+/* ---- state ------------------------------------------------------------------ */
+
+/* One request: sent, or (open loop) waiting for a free pipeline slot. */
+struct bench_req {
+	uint64_t seq;
+	uint64_t start_ns; /* send time (closed loop) or intended time (open) */
+	bool measured;     /* issued inside the measurement window */
+};
+
+struct bench;
+
+struct bench_conn {
+	struct bench *b;
+	int fd;
+	bool connected, dead;
+	struct event *rev, *wev;
+	bool wev_added;
+	struct bytes in, out;
+	struct bench_req *ring; /* requests in order: n_sent sent, then waiting */
+	uint32_t ring_cap, head, n_sent, n_total;
+	uint64_t next_seq;
+};
+
+struct bench_opts {
+	const char *host, *port;
+	const struct bench_proto *proto;
+	unsigned conns, pipeline;
+	size_t size;
+	double duration, warmup, rate, drain;
+	uint64_t total; /* -n; 0 = use duration */
+	bool json;
+	unsigned idle; /* --idle N: hold N connections instead of loading */
+	double hold;
+	bool idle_ping;
+};
+
+struct bench_stats {
+	uint64_t ok, mismatches, lost, unanswered, protocol_errors, closed;
+	uint64_t connect_errors, connected;
+	uint64_t total_replies; /* every reply, warmup included */
+};
+
+struct bench {
+	struct bench_opts o;
+	struct event_base *base;
+	struct bench_conn *conns;
+	unsigned n_conns, next_connect, connecting, alive;
+	struct addrinfo *ai;
+	uint8_t *pattern, *scratch, *readbuf;
+	size_t stamp_len;
+	struct histogram *hist;
+	struct histogram *lag; /* open loop: send time minus intended time */
+	struct bench_stats st;
+	uint64_t begin_ns, measure_start_ns, measure_end_ns, last_reply_ns;
+	uint64_t issued_measured, outstanding_measured;
+	bool started, stop_issuing, finished;
+	/* open loop */
+	struct event *sched_ev;
+	uint64_t sched_k;  /* requests scheduled so far */
+	unsigned sched_rr; /* next connection, round robin */
+	struct event *phase_ev, *drain_ev, *sig_int, *sig_term;
+	unsigned pinged; /* --idle-ping: connections whose echo came back */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct timeval tv_from_ns(uint64_t ns)
+{
+	struct timeval tv = {.tv_sec = (time_t)(ns / 1000000000u),
+	                     .tv_usec = (suseconds_t)(ns % 1000000000u / 1000u)};
+	return tv;
+}
+
+static void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void bench_die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("mh-bench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(2);
+}
+
+/* ---- payloads ---------------------------------------------------------------- */
+
+/* The payload of request seq: the shared pattern with the first stamp_len
+ * bytes replaced by seq in base 32, so each reply can be matched to its
+ * request.  Written into b->scratch. */
+static const uint8_t *bench_payload(struct bench *b, uint64_t seq)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
+	memcpy(b->scratch, b->pattern, b->o.size);
+	for (size_t i = 0; i < b->stamp_len; i++)
+		b->scratch[i] = (uint8_t)digits[(seq >> (5 * i)) & 31];
+	return b->scratch;
+}
+
+/* True when body is exactly the payload of request seq. */
+static bool bench_payload_matches(struct bench *b, uint64_t seq, const uint8_t *body, size_t len)
+{
+	if (len != b->o.size)
+		return false;
+	const uint8_t *want = bench_payload(b, seq);
+	return memcmp(want, body, len) == 0;
+}
+
+/* ---- connections ---------------------------------------------------------------- */
+
+static void bench_finish(struct bench *b);
+static void bench_stop_issuing(struct bench *b);
+static void bench_conn_flush(struct bench_conn *c);
+static void bench_start_connects(struct bench *b);
+static void bench_begin(struct bench *b);
+
+/* Read what the socket has into buf.  Returns bytes read, 0 at EOF, or -1
+ * (errno set; EAGAIN when nothing is there yet). */
+static ssize_t bench_conn_recv(struct bench_conn *c, uint8_t *buf, size_t max)
+{
+	return recv(c->fd, buf, max, 0);
+}
+
+/* Send from buf; same return convention as send(2). */
+static ssize_t bench_conn_send(struct bench_conn *c, const uint8_t *buf, size_t len)
+{
+	return send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
+/* Close c for good, counting its outstanding measured requests as lost. */
+static void bench_conn_kill(struct bench_conn *c)
+{
+	struct bench *b = c->b;
+	if (c->dead)
+		return;
+	bool was_connected = c->connected;
+	c->dead = true;
+	c->connected = false;
+	for (uint32_t i = 0; i < c->n_total; i++) {
+		struct bench_req *r = &c->ring[(c->head + i) & (c->ring_cap - 1)];
+		if (r->measured) {
+			b->st.lost++;
+			b->outstanding_measured--;
+		}
+	}
+	c->n_total = c->n_sent = 0;
+	event_free(c->rev);
+	event_free(c->wev);
+	c->rev = c->wev = NULL;
+	close(c->fd);
+	c->fd = -1;
+	bytes_release(&c->in);
+	bytes_release(&c->out);
+	free(c->ring);
+	c->ring = NULL;
+	if (was_connected)
+		b->alive--;
+	if (b->started && b->alive == 0)
+		bench_finish(b);
+}
+
+/* Append a request to c's ring.  Returns the entry, or NULL out of memory. */
+static struct bench_req *bench_conn_push(struct bench_conn *c)
+{
+	if (c->n_total == c->ring_cap) {
+		uint32_t cap = c->ring_cap ? c->ring_cap * 2 : 4;
+		struct bench_req *ring = malloc(sizeof(*ring) * cap);
+		if (!ring)
+			return NULL;
+		for (uint32_t i = 0; i < c->n_total; i++)
+			ring[i] = c->ring[(c->head + i) & (c->ring_cap - 1)];
+		free(c->ring);
+		c->ring = ring;
+		c->ring_cap = cap;
+		c->head = 0;
+	}
+	struct bench_req *r = &c->ring[(c->head + c->n_total) & (c->ring_cap - 1)];
+	c->n_total++;
+	r->seq = c->next_seq++;
+	return r;
+}
+
+/* Encode the request of entry r into c's output. */
+static int bench_conn_encode(struct bench_conn *c, const struct bench_req *r)
+{
+	struct bench *b = c->b;
+	return b->o.proto->encode(&c->out, bench_payload(b, r->seq), b->o.size);
+}
+
+/* Put requests on the wire up to the pipeline depth: in the open loop the
+ * waiting ones, in the closed loop new ones stamped now. */
+static void bench_conn_fill(struct bench_conn *c, uint64_t now)
+{
+	struct bench *b = c->b;
+	while (!c->dead && c->n_sent < b->o.pipeline) {
+		if (b->o.rate > 0) {
+			if (c->n_sent == c->n_total)
+				break;
+		} else {
+			if (b->stop_issuing)
+				break;
+			bool measured = now >= b->measure_start_ns;
+			if (measured && b->o.duration > 0 && now >= b->measure_end_ns) {
+				bench_stop_issuing(b);
+				break;
+			}
+			struct bench_req *r = bench_conn_push(c);
+			if (!r)
+				bench_die("out of memory");
+			r->start_ns = now;
+			r->measured = measured;
+			if (measured) {
+				b->issued_measured++;
+				b->outstanding_measured++;
+				if (b->o.total && b->issued_measured >= b->o.total)
+					bench_stop_issuing(b);
+			}
+		}
+		struct bench_req *r = &c->ring[(c->head + c->n_sent) & (c->ring_cap - 1)];
+		if (bench_conn_encode(c, r) < 0)
+			bench_die("out of memory");
+		if (b->o.rate > 0 && r->measured)
+			histogram_record(b->lag, now > r->start_ns ? now - r->start_ns : 0);
+		c->n_sent++;
+	}
+	bench_conn_flush(c);
+}
+
+/* Write c's pending output; wait for writability if the socket is full. */
+static void bench_conn_flush(struct bench_conn *c)
+{
+	while (!c->dead && bytes_live(&c->out) > 0) {
+		ssize_t n = bench_conn_send(c, c->out.data + c->out.off, bytes_live(&c->out));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!c->wev_added) {
+				event_add(c->wev, NULL);
+				c->wev_added = true;
+			}
+			return;
+		}
+		if (n < 0) {
+			c->b->st.closed++;
+			bench_conn_kill(c);
+			return;
+		}
+		c->out.off += (size_t)n;
+	}
+	if (!c->dead) {
+		c->out.off = c->out.len = 0;
+		if (c->wev_added) {
+			event_del(c->wev);
+			c->wev_added = false;
+		}
+	}
+}
+
+/* One reply arrived for the oldest sent request of c. */
+static void bench_conn_reply(struct bench_conn *c, const uint8_t *body, size_t len, uint64_t now)
+{
+	struct bench *b = c->b;
+	b->st.total_replies++;
+	if (c->n_sent == 0) { /* a reply nobody asked for */
+		b->st.protocol_errors++;
+		return;
+	}
+	struct bench_req *r = &c->ring[c->head];
+	c->head = (c->head + 1) & (c->ring_cap - 1);
+	c->n_sent--;
+	c->n_total--;
+	bool good = bench_payload_matches(b, r->seq, body, len);
+	if (b->o.idle && good)
+		b->pinged++;
+	if (!r->measured)
+		return;
+	b->outstanding_measured--;
+	if (!good) {
+		b->st.mismatches++;
+		return;
+	}
+	b->st.ok++;
+	b->last_reply_ns = now;
+	histogram_record(b->hist, now > r->start_ns ? now - r->start_ns : 0);
+}
+
+/* Parse whole replies from the front of buf[0..n); returns the bytes used,
+ * or -1 after a protocol error killed the connection. */
+static ssize_t bench_conn_parse(struct bench_conn *c, const uint8_t *buf, size_t n, uint64_t now)
+{
+	size_t used = 0;
+	while (used < n) {
+		const uint8_t *body;
+		size_t len;
+		ssize_t r = c->b->o.proto->parse(buf + used, n - used, &body, &len);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			c->b->st.protocol_errors++;
+			bench_conn_kill(c);
+			return -1;
+		}
+		bench_conn_reply(c, body, len, now);
+		used += (size_t)r;
+	}
+	return (ssize_t)used;
+}
+
+static void bench_conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench_conn *c = arg;
+	struct bench *b = c->b;
+	ssize_t n = bench_conn_recv(c, b->readbuf, BENCH_READ_CHUNK);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		b->st.closed++;
+		bench_conn_kill(c);
+		return;
+	}
+	uint64_t now = now_ns();
+	if (bytes_live(&c->in) == 0) {
+		/* The common case: parse straight from the read buffer and
+		 * keep only a partial reply. */
+		ssize_t used = bench_conn_parse(c, b->readbuf, (size_t)n, now);
+		if (used < 0)
+			return;
+		if ((size_t)used < (size_t)n &&
+		    bytes_add(&c->in, b->readbuf + used, (size_t)n - (size_t)used) < 0)
+			bench_die("out of memory");
+	} else {
+		if (bytes_add(&c->in, b->readbuf, (size_t)n) < 0)
+			bench_die("out of memory");
+		ssize_t used = bench_conn_parse(c, c->in.data + c->in.off, bytes_live(&c->in), now);
+		if (used < 0)
+			return;
+		c->in.off += (size_t)used;
+		if (bytes_live(&c->in) == 0)
+			bytes_release(&c->in);
+	}
+	if (b->o.idle) {
+		if (b->pinged == b->st.connected)
+			bench_begin(b);
+		return;
+	}
+	if (b->started && !b->finished)
+		bench_conn_fill(c, now);
+	if (b->stop_issuing && b->outstanding_measured == 0)
+		bench_finish(b);
+}
+
+static void bench_conn_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	bench_conn_flush(arg);
+}
+
+/* The non-blocking connect of c finished (or failed). */
+static void bench_conn_on_connect(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench_conn *c = arg;
+	struct bench *b = c->b;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	b->connecting--;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	event_free(c->wev);
+	c->wev = NULL;
+	if (err) {
+		b->st.connect_errors++;
+		if (b->st.connect_errors <= 3)
+			fprintf(stderr, "mh-bench: connect: %s\n", strerror(err));
+		c->dead = true;
+		close(c->fd);
+		c->fd = -1;
+	} else {
+		c->connected = true;
+		b->alive++;
+		b->st.connected++;
+		c->rev = event_new(b->base, c->fd, EV_READ | EV_PERSIST, bench_conn_on_read, c);
+		c->wev = event_new(b->base, c->fd, EV_WRITE | EV_PERSIST, bench_conn_on_write, c);
+		if (!c->rev || !c->wev || event_add(c->rev, NULL) < 0)
+			bench_die("cannot create events");
+	}
+	bench_start_connects(b);
+}
+
+/* Start connects until BENCH_CONNECT_WINDOW are in progress; when every
+ * connection has been tried and none is pending, the run begins.  The
+ * window keeps the server's accept queue from overflowing, which would
+ * turn into one-second SYN retransmits. */
+static void bench_start_connects(struct bench *b)
+{
+	while (b->next_connect < b->n_conns && b->connecting < BENCH_CONNECT_WINDOW) {
+		struct bench_conn *c = &b->conns[b->next_connect++];
+		c->b = b;
+		c->fd = socket(b->ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (c->fd < 0) {
+			b->st.connect_errors++;
+			if (b->st.connect_errors <= 3)
+				fprintf(stderr, "mh-bench: socket: %s\n", strerror(errno));
+			c->dead = true;
+			continue;
+		}
+		int one = 1;
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (connect(c->fd, b->ai->ai_addr, b->ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+			b->st.connect_errors++;
+			if (b->st.connect_errors <= 3)
+				fprintf(stderr, "mh-bench: connect: %s\n", strerror(errno));
+			close(c->fd);
+			c->fd = -1;
+			c->dead = true;
+			continue;
+		}
+		c->wev = event_new(b->base, c->fd, EV_WRITE, bench_conn_on_connect, c);
+		if (!c->wev || event_add(c->wev, NULL) < 0)
+			bench_die("cannot create events");
+		b->connecting++;
+	}
+	if (b->next_connect == b->n_conns && b->connecting == 0 && !b->started)
+		bench_begin(b);
+}
+
+/* ---- the run ---------------------------------------------------------------------- */
+
+/* Open loop: issue every request whose intended time has come, then sleep
+ * until the next one is due. */
+static void bench_on_schedule(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench *b = arg;
+	uint64_t now = now_ns();
+	double interval = 1e9 / b->o.rate;
+	while (!b->stop_issuing && !b->finished) {
+		uint64_t due = b->begin_ns + (uint64_t)((double)b->sched_k * interval);
+		if (due > now) {
+			struct timeval tv = tv_from_ns(due - now);
+			evtimer_add(b->sched_ev, &tv);
+			return;
+		}
+		bool measured = due >= b->measure_start_ns;
+		if (measured && b->o.duration > 0 && due >= b->measure_end_ns) {
+			bench_stop_issuing(b);
+			break;
+		}
+		/* The next live connection, round robin. */
+		struct bench_conn *c = NULL;
+		for (unsigned tries = 0; tries < b->n_conns && !c; tries++) {
+			struct bench_conn *cand = &b->conns[b->sched_rr];
+			b->sched_rr = (b->sched_rr + 1) % b->n_conns;
+			if (cand->connected)
+				c = cand;
+		}
+		if (!c)
+			return; /* every connection is gone; bench_conn_kill finished */
+		b->sched_k++;
+		struct bench_req *r = bench_conn_push(c);
+		if (!r)
+			bench_die("out of memory");
+		r->start_ns = due;
+		r->measured = measured;
+		if (measured) {
+			b->issued_measured++;
+			b->outstanding_measured++;
+			if (b->o.total && b->issued_measured >= b->o.total)
+				bench_stop_issuing(b);
+		}
+		bench_conn_fill(c, now);
+	}
+	if (b->outstanding_measured == 0)
+		bench_finish(b);
+}
+
+static void bench_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	bench_finish(arg);
+}
+
+/* No more requests are issued (the window is over, or -n were issued); the
+ * replies still due get at most --drain seconds. */
+static void bench_stop_issuing(struct bench *b)
+{
+	if (b->stop_issuing)
+		return;
+	b->stop_issuing = true;
+	struct timeval tv = tv_from_ns((uint64_t)(b->o.drain * 1e9));
+	evtimer_add(b->drain_ev, &tv);
+}
+
+/* The measurement window (-d) or the idle --hold is over. */
+static void bench_on_window_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench *b = arg;
+	if (b->o.idle) {
+		bench_finish(b);
+		return;
+	}
+	bench_stop_issuing(b);
+	if (b->outstanding_measured == 0)
+		bench_finish(b);
+}
+
+static void bench_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct bench *b = arg;
+	fprintf(stderr, "mh-bench: signal %d, stopping\n", (int)sig);
+	bench_finish(b);
+}
+
+/* Idle mode: every connection is up (and has echoed once with
+ * --idle-ping); say so and hold them for --hold seconds. */
+static void bench_idle_hold(struct bench *b)
+{
+	printf("idle: %llu connected, %llu failed\n", (unsigned long long)b->st.connected,
+	       (unsigned long long)b->st.connect_errors);
+	fflush(stdout);
+	struct timeval tv = tv_from_ns((uint64_t)(b->o.hold * 1e9));
+	evtimer_add(b->phase_ev, &tv);
+}
+
+/* Every connect has finished: start loading (or, idle, hold). */
+static void bench_begin(struct bench *b)
+{
+	if (b->o.idle) {
+		if (b->started)
+			return;
+		if (b->o.idle_ping && b->pinged < b->st.connected) {
+			if (b->begin_ns) /* pings already sent */
+				return;
+			b->begin_ns = now_ns();
+			for (unsigned i = 0; i < b->n_conns; i++) {
+				struct bench_conn *c = &b->conns[i];
+				if (!c->connected)
+					continue;
+				struct bench_req *r = bench_conn_push(c);
+				if (!r)
+					bench_die("out of memory");
+				r->start_ns = b->begin_ns;
+				r->measured = false;
+				if (bench_conn_encode(c, r) < 0)
+					bench_die("out of memory");
+				c->n_sent++;
+				bench_conn_flush(c);
+			}
+			return;
+		}
+		b->started = true;
+		bench_idle_hold(b);
+		return;
+	}
+	b->started = true;
+	if (b->alive == 0) {
+		bench_finish(b);
+		return;
+	}
+	uint64_t now = now_ns();
+	b->begin_ns = now;
+	b->measure_start_ns = now + (uint64_t)(b->o.warmup * 1e9);
+	b->measure_end_ns = b->measure_start_ns + (uint64_t)(b->o.duration * 1e9);
+	if (b->o.duration > 0) {
+		struct timeval tv = tv_from_ns(b->measure_end_ns - now);
+		evtimer_add(b->phase_ev, &tv);
+	}
+	if (b->o.rate > 0) {
+		bench_on_schedule(-1, 0, b);
+		return;
+	}
+	for (unsigned i = 0; i < b->n_conns && !b->finished; i++)
+		if (b->conns[i].connected)
+			bench_conn_fill(&b->conns[i], now);
+}
+
+static void bench_finish(struct bench *b)
+{
+	if (b->finished)
+		return;
+	b->finished = true;
+	b->stop_issuing = true;
+	b->st.unanswered = b->outstanding_measured;
+	event_base_loopbreak(b->base);
+}
+
+/* ---- reporting ----------------------------------------------------------------------- */
+
+static double us(uint64_t ns)
+{
+	return (double)ns / 1000.0;
+}
+
+static void bench_report(struct bench *b)
+{
+	const struct bench_opts *o = &b->o;
+	const struct bench_stats *st = &b->st;
+	uint64_t elapsed_ns =
+	    b->last_reply_ns > b->measure_start_ns ? b->last_reply_ns - b->measure_start_ns : 0;
+	double secs = (double)elapsed_ns / 1e9;
+	double rps = secs > 0 ? (double)st->ok / secs : 0;
+	double mbs = rps * (double)o->size / 1e6;
+	uint64_t errors = st->mismatches + st->lost + st->unanswered + st->protocol_errors;
+	struct histogram *h = b->hist;
+	if (o->json) {
+		printf("{\"proto\":\"%s\",\"host\":\"%s\",\"port\":\"%s\",\"connections\":%u,"
+		       "\"pipeline\":%u,\"size\":%zu,\"mode\":\"%s\",\"rate\":%.1f,"
+		       "\"warmup_s\":%.3f,\"elapsed_s\":%.6f,\"requests\":%llu,\"errors\":%llu,"
+		       "\"mismatches\":%llu,\"lost\":%llu,\"unanswered\":%llu,"
+		       "\"protocol_errors\":%llu,\"closed\":%llu,\"connect_errors\":%llu,"
+		       "\"total_replies\":%llu,"
+		       "\"rps\":%.1f,\"mb_s\":%.3f,\"latency_us\":{\"min\":%.1f,\"mean\":%.1f,"
+		       "\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},"
+		       "\"send_lag_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
+		       o->proto->name, o->host, o->port, o->conns, o->pipeline, o->size,
+		       o->rate > 0 ? "open" : "closed", o->rate, o->warmup, secs,
+		       (unsigned long long)st->ok, (unsigned long long)errors,
+		       (unsigned long long)st->mismatches, (unsigned long long)st->lost,
+		       (unsigned long long)st->unanswered, (unsigned long long)st->protocol_errors,
+		       (unsigned long long)st->closed, (unsigned long long)st->connect_errors,
+		       (unsigned long long)st->total_replies, rps, mbs, us(histogram_min(h)),
+		       histogram_mean(h) / 1000.0, us(histogram_percentile(h, 50)),
+		       us(histogram_percentile(h, 90)), us(histogram_percentile(h, 99)),
+		       us(histogram_percentile(h, 99.9)), us(histogram_max(h)),
+		       us(histogram_percentile(b->lag, 50)), us(histogram_percentile(b->lag, 99)),
+		       us(histogram_max(b->lag)));
+		return;
+	}
+	printf("mh-bench: %s to %s:%s, %u connections, pipeline %u, %zu-byte payload, ",
+	       o->proto->name, o->host, o->port, o->conns, o->pipeline, o->size);
+	if (o->rate > 0)
+		printf("open loop at %.0f req/s\n", o->rate);
+	else
+		printf("closed loop\n");
+	printf("  elapsed      %.3f s (after %.1f s warmup)\n", secs, o->warmup);
+	printf("  requests     %llu ok, %llu errors (%llu mismatched, %llu lost, %llu unanswered, "
+	       "%llu protocol), %llu connections closed, %llu connect errors\n",
+	       (unsigned long long)st->ok, (unsigned long long)errors,
+	       (unsigned long long)st->mismatches, (unsigned long long)st->lost,
+	       (unsigned long long)st->unanswered, (unsigned long long)st->protocol_errors,
+	       (unsigned long long)st->closed, (unsigned long long)st->connect_errors);
+	printf("  throughput   %.1f req/s, %.2f MB/s of payload each way\n", rps, mbs);
+	printf("  latency us   p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (mean %.1f)\n",
+	       us(histogram_percentile(h, 50)), us(histogram_percentile(h, 90)),
+	       us(histogram_percentile(h, 99)), us(histogram_percentile(h, 99.9)),
+	       us(histogram_max(h)), histogram_mean(h) / 1000.0);
+	if (o->rate > 0) /* how late requests left: generator delay or a full pipeline */
+		printf("  send lag us  p50 %.1f  p99 %.1f  max %.1f\n",
+		       us(histogram_percentile(b->lag, 50)), us(histogram_percentile(b->lag, 99)),
+		       us(histogram_max(b->lag)));
+}
+
+/* ---- command line ---------------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: mh-bench [options]\n"
+	        "  --host H          server address (default 127.0.0.1)\n"
+	        "  --port P          server port (default 7000)\n"
+	        "  --proto NAME      lenprefix | line (default lenprefix)\n"
+	        "  -c N              connections (default 50)\n"
+	        "  -P N              requests in flight per connection (default 1)\n"
+	        "  -s BYTES          payload size (default 64)\n"
+	        "  -d SECONDS        measure for this long (default 10)\n"
+	        "  -n N              or: measure exactly N requests\n"
+	        "  --rate R          open loop at R requests/s in total (default: closed loop)\n"
+	        "  --warmup SECONDS  load before measuring (default 0)\n"
+	        "  --drain SECONDS   wait this long for the last replies (default 10)\n"
+	        "  --json            print the result as one JSON object\n"
+	        "  --idle N          open N connections and hold them idle\n"
+	        "  --hold SECONDS    how long --idle holds them (default 3600; SIGTERM ends it)\n"
+	        "  --idle-ping       with --idle: one echo per connection before holding\n");
+}
+
+static double parse_num(const char *s, const char *what)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0)
+		bench_die("bad %s '%s'", what, s);
+	return v;
+}
+
+static void parse_args(struct bench_opts *o, int argc, char **argv)
+{
+	enum {
+		OPT_HOST = 256,
+		OPT_PORT,
+		OPT_PROTO,
+		OPT_RATE,
+		OPT_WARMUP,
+		OPT_DRAIN,
+		OPT_JSON,
+		OPT_IDLE,
+		OPT_HOLD,
+		OPT_PING
+	};
+	static const struct option longopts[] = {
+	    {"host", required_argument, NULL, OPT_HOST},
+	    {"port", required_argument, NULL, OPT_PORT},
+	    {"proto", required_argument, NULL, OPT_PROTO},
+	    {"rate", required_argument, NULL, OPT_RATE},
+	    {"warmup", required_argument, NULL, OPT_WARMUP},
+	    {"drain", required_argument, NULL, OPT_DRAIN},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"idle", required_argument, NULL, OPT_IDLE},
+	    {"hold", required_argument, NULL, OPT_HOLD},
+	    {"idle-ping", no_argument, NULL, OPT_PING},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	*o = (struct bench_opts){.host = "127.0.0.1",
+	                         .port = "7000",
+	                         .proto = &bench_protos[0],
+	                         .conns = 50,
+	                         .pipeline = 1,
+	                         .size = 64,
+	                         .duration = 10,
+	                         .drain = 10,
+	                         .hold = 3600};
+	bool have_n = false, have_d = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:P:s:d:n:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_HOST: o->host = optarg; break;
+		case OPT_PORT: o->port = optarg; break;
+		case OPT_PROTO:
+			o->proto = NULL;
+			for (size_t i = 0; i < sizeof(bench_protos) / sizeof(bench_protos[0]); i++)
+				if (strcmp(bench_protos[i].name, optarg) == 0)
+					o->proto = &bench_protos[i];
+			if (!o->proto)
+				bench_die("unknown protocol '%s' (lenprefix, line)", optarg);
+			break;
+		case OPT_RATE: o->rate = parse_num(optarg, "--rate"); break;
+		case OPT_WARMUP: o->warmup = parse_num(optarg, "--warmup"); break;
+		case OPT_DRAIN: o->drain = parse_num(optarg, "--drain"); break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_IDLE: o->idle = (unsigned)parse_num(optarg, "--idle"); break;
+		case OPT_HOLD: o->hold = parse_num(optarg, "--hold"); break;
+		case OPT_PING: o->idle_ping = true; break;
+		case 'c': o->conns = (unsigned)parse_num(optarg, "-c"); break;
+		case 'P': o->pipeline = (unsigned)parse_num(optarg, "-P"); break;
+		case 's': o->size = (size_t)parse_num(optarg, "-s"); break;
+		case 'd':
+			o->duration = parse_num(optarg, "-d");
+			have_d = true;
+			break;
+		case 'n':
+			o->total = (uint64_t)parse_num(optarg, "-n");
+			have_n = true;
+			break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc)
+		bench_die("unexpected argument '%s'", argv[optind]);
+	if (have_n && have_d)
+		bench_die("give -d or -n, not both");
+	if (have_n) {
+		o->duration = 0;
+		if (o->total == 0)
+			bench_die("-n must be at least 1");
+	}
+	if (o->idle)
+		o->conns = o->idle;
+	if (o->conns == 0 || o->pipeline == 0)
+		bench_die("-c and -P must be at least 1");
+	if (!have_n && o->duration <= 0 && !o->idle)
+		bench_die("-d must be more than 0");
+	if (o->size > UINT32_MAX)
+		bench_die("-s is too large");
+}
+
+/* Raise the soft open-file limit to the hard one: 10,000 connections need
+ * more than the usual 1024. */
+static void raise_nofile(unsigned want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)want + 16)
+		fprintf(stderr, "mh-bench: warning: open-file limit %llu is below %u connections\n",
+		        (unsigned long long)rl.rlim_cur, want);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b = {0};
+	parse_args(&b.o, argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile(b.o.conns);
+
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	int gai = getaddrinfo(b.o.host, b.o.port, &hints, &b.ai);
+	if (gai)
+		bench_die("%s:%s: %s", b.o.host, b.o.port, gai_strerror(gai));
+
+	struct event_config *cfg = event_config_new();
+	if (!cfg)
+		bench_die("out of memory");
+	if (b.o.rate > 0) /* timerfd: sub-millisecond send schedule */
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	b.base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (!b.base)
+		bench_die("cannot create the event loop");
+
+	b.n_conns = b.o.conns;
+	b.conns = calloc(b.n_conns, sizeof(*b.conns));
+	b.pattern = malloc(b.o.size ? b.o.size : 1);
+	b.scratch = malloc(b.o.size ? b.o.size : 1);
+	b.readbuf = malloc(BENCH_READ_CHUNK);
+	b.hist = histogram_new();
+	b.lag = histogram_new();
+	if (!b.conns || !b.pattern || !b.scratch || !b.readbuf || !b.hist || !b.lag)
+		bench_die("out of memory");
+	for (size_t i = 0; i < b.o.size; i++) /* printable, so every protocol can carry it */
+		b.pattern[i] = (uint8_t)('A' + (i * 7 + i / 26) % 26);
+	b.stamp_len = b.o.size < BENCH_STAMP_MAX ? b.o.size : BENCH_STAMP_MAX;
+
+	b.phase_ev = evtimer_new(b.base, bench_on_window_end, &b);
+	b.drain_ev = evtimer_new(b.base, bench_on_drain_timeout, &b);
+	b.sched_ev = evtimer_new(b.base, bench_on_schedule, &b);
+	b.sig_int = evsignal_new(b.base, SIGINT, bench_on_signal, &b);
+	b.sig_term = evsignal_new(b.base, SIGTERM, bench_on_signal, &b);
+	if (!b.phase_ev || !b.drain_ev || !b.sched_ev || !b.sig_int || !b.sig_term)
+		bench_die("cannot create events");
+	event_add(b.sig_int, NULL);
+	event_add(b.sig_term, NULL);
+
+	bench_start_connects(&b);
+	if (!b.finished)
+		event_base_dispatch(b.base);
+
+	int rc = 0;
+	if (b.o.idle) {
+		printf("idle: released %llu connections (%llu closed by the server meanwhile)\n",
+		       (unsigned long long)b.st.connected, (unsigned long long)b.st.closed);
+		rc = b.st.connected == b.o.idle && b.st.closed == 0 ? 0 : 1;
+	} else {
+		bench_report(&b);
+		uint64_t errors =
+		    b.st.mismatches + b.st.lost + b.st.unanswered + b.st.protocol_errors;
+		rc = errors || b.st.connect_errors || b.st.ok == 0 ? 1 : 0;
+	}
+	for (unsigned i = 0; i < b.n_conns; i++) {
+		struct bench_conn *c = &b.conns[i];
+		if (c->rev)
+			event_free(c->rev);
+		if (c->wev)
+			event_free(c->wev);
+		if (c->fd > 0)
+			close(c->fd);
+		bytes_release(&c->in);
+		bytes_release(&c->out);
+		free(c->ring);
+	}
+	event_free(b.phase_ev);
+	event_free(b.drain_ev);
+	event_free(b.sched_ev);
+	event_free(b.sig_int);
+	event_free(b.sig_term);
+	event_base_free(b.base);
+	freeaddrinfo(b.ai);
+	histogram_free(b.hist);
+	histogram_free(b.lag);
+	free(b.conns);
+	free(b.pattern);
+	free(b.scratch);
+	free(b.readbuf);
+	return rc;
+}

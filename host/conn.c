@@ -92,10 +92,10 @@ struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockadd
 	}
 
 	const mh_codec_ops *codec = codec_of(c);
-	if (codec->conn_state_size) {
-		c->codec_state = calloc(1, codec->conn_state_size);
-		if (!c->codec_state)
-			goto fail;
+	if (codec->conn_state_size <= sizeof(c->codec_inline)) {
+		c->codec_state = c->codec_inline;
+	} else if (!(c->codec_state = calloc(1, codec->conn_state_size))) {
+		goto fail;
 	}
 	if (codec->conn_init) {
 		shm_mark_running(sl->codec);
@@ -113,7 +113,8 @@ struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockadd
 fail:
 	if ((c->flags & CONN_CODEC_READY) && codec->conn_fini)
 		codec->conn_fini(sl->codec, c, c->codec_state);
-	free(c->codec_state);
+	if (c->codec_state != c->codec_inline)
+		free(c->codec_state);
 	arena_free(&c->arena);
 	free(c);
 	close(fd);
@@ -179,10 +180,11 @@ static void conn_free(struct mh_conn *c)
 	worker_conn_removed(c);
 	close(c->fd);
 	if (c->in)
-		evbuffer_free(c->in);
+		msg_buf_put(c->in);
 	if (c->out)
-		evbuffer_free(c->out);
-	free(c->codec_state);
+		msg_buf_put(c->out);
+	if (c->codec_state != c->codec_inline)
+		free(c->codec_state);
 	arena_free(&c->arena);
 	free(c);
 }
@@ -211,7 +213,7 @@ static const char *status_text(int status)
 
 static int ensure_out(struct mh_conn *c)
 {
-	if (!c->out && !(c->out = evbuffer_new()))
+	if (!c->out && !(c->out = msg_buf_get()))
 		return -1;
 	return 0;
 }
@@ -354,7 +356,7 @@ static void conn_decode(struct mh_conn *c)
 
 static void conn_on_readable(struct mh_conn *c)
 {
-	if (!c->in && !(c->in = evbuffer_new())) {
+	if (!c->in && !(c->in = msg_buf_get())) {
 		conn_abort(c, "out of memory");
 		return;
 	}
@@ -468,6 +470,16 @@ static void conn_update(struct mh_conn *c)
 		c->flags &= ~CONN_IN_CALLBACK;
 		conn_update(c);
 		return;
+	}
+
+	/* An idle connection gives its buffers back to the worker's pool: a
+	 * connection between requests then costs little more than its struct. */
+	if (c->n_inflight == 0 && out == 0 && (!c->in || evbuffer_get_length(c->in) == 0)) {
+		if (c->in)
+			msg_buf_put(c->in);
+		if (c->out)
+			msg_buf_put(c->out);
+		c->in = c->out = NULL;
 	}
 
 	short want = 0;

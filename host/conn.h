@@ -60,6 +60,8 @@ struct mh_conn {
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
 	} peer;
+	/* Codec state up to this size lives here instead of in its own block. */
+	_Alignas(16) unsigned char codec_inline[32];
 };
 
 /* Take ownership of an accepted, non-blocking fd.  Returns the connection

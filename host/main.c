@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -70,6 +71,17 @@ static int daemonize(void)
 	return 0;
 }
 
+/* Connections are file descriptors: take the hard limit the system allows
+ * rather than the usual soft 1024, or max_connections could never be met. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int check_config(const char *path)
 {
 	char err[2048];
@@ -110,6 +122,7 @@ int main(int argc, char **argv)
 	log_set_process("master", -1);
 	if (test)
 		return check_config(config_path);
+	raise_fd_limit();
 	if (!foreground && daemonize() < 0) {
 		fprintf(stderr, "modhostd: cannot daemonize: %s\n", strerror(errno));
 		return 1;

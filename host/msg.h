@@ -35,7 +35,13 @@ struct mh_msg {
 struct mh_msg *msg_new(struct mh_conn *c);
 /* The body buffer, created on first use; NULL only when out of memory. */
 struct evbuffer *msg_body(struct mh_msg *m);
-/* Free a request and its reply. */
+/* Free a request and its reply (back to the worker's pool). */
 void msg_free(struct mh_msg *m);
+/* An empty evbuffer from the worker's pool (or a new one), or NULL. */
+struct evbuffer *msg_buf_get(void);
+/* Give a buffer back: emptied and pooled, or freed when the pool is full. */
+void msg_buf_put(struct evbuffer *b);
+/* Free the pools (at worker exit, so leak checkers see nothing). */
+void msg_pool_clear(void);
 
 #endif

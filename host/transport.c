@@ -4,17 +4,25 @@
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
 #include "conn.h"
 #include "transport.h"
 
+/* Read into the worker's scratch block, then append exactly what came:
+ * one copy, but a connection holding a partial message keeps only the bytes
+ * it sent, not a read-sized chunk (and no FIONREAD probe as evbuffer_read
+ * would do). */
 static int plain_read(struct mh_conn *c, size_t max, size_t *n)
 {
+	static unsigned char scratch[64 * 1024];
 	*n = 0;
-	int r = evbuffer_read(c->in, c->fd, (int)max);
+	ssize_t r = read(c->fd, scratch, max < sizeof(scratch) ? max : sizeof(scratch));
 	if (r > 0) {
+		if (evbuffer_add(c->in, scratch, (size_t)r) < 0)
+			return TRANSPORT_ERROR;
 		*n = (size_t)r;
 		return TRANSPORT_OK;
 	}

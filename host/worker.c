@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "loader.h"
 #include "log.h"
+#include "msg.h"
 #include "shm.h"
 #include "worker.h"
 
@@ -493,6 +494,7 @@ int worker_run(struct generation **genp, int id, worker_reload_fn reload)
 	modules_worker_fini(w.gen->mods);
 	*genp = w.gen;
 	teardown();
+	msg_pool_clear();
 	event_base_free(w.base);
 	self = NULL;
 	return w.exit_code;

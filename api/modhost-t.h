@@ -19,7 +19,7 @@ extern "C" {
 /* ABI version: major = anything removed, reordered, re-typed or changed in
  * meaning; minor = things appended.  Separate from the product version. */
 #define MH_ABI_MAJOR 1
-#define MH_ABI_MINOR 0
+#define MH_ABI_MINOR 1
 
 /* "MHMD" in ASCII: the first word of every descriptor. */
 #define MH_MODULE_MAGIC 0x4d484d44u
@@ -34,6 +34,8 @@ typedef struct mh_conn mh_conn;     /* one accepted connection */
 typedef struct mh_msg mh_msg;       /* one request or reply message */
 typedef struct mh_buf mh_buf;       /* a byte buffer (a chain, zero-copy) */
 typedef struct mh_timer mh_timer;   /* a one-shot timer on a worker's loop */
+typedef struct mh_outbound mh_outbound; /* an outbound connection (ABI 1.1) */
+typedef struct mh_metric mh_metric;     /* a metric family (ABI 1.1) */
 
 /* Roles a module plays; a module may play several. */
 enum mh_role {
@@ -184,6 +186,76 @@ typedef struct mh_observer_ops {
 	uint32_t struct_size;
 	void (*event)(mh_module *m, const mh_event *ev);
 } mh_observer_ops;
+
+/* ---- ABI 1.1 ---------------------------------------------------------- */
+
+/* The TLS side of a connection (conn_tls, outbound_tls).  Strings live as
+ * long as the connection; absent ones are NULL. */
+typedef struct mh_tls_info {
+	uint32_t struct_size;
+	int verified;                /* the peer's certificate chain was verified */
+	const char *version;         /* "TLS1.3" */
+	const char *cipher;          /* "AES-256-GCM" */
+	const char *alpn;            /* negotiated protocol id */
+	const char *sni;             /* the server name the client asked for */
+	const char *subject_dn;      /* the peer certificate's subject */
+	const char *issuer_dn;
+	const char *const *san;      /* NULL-terminated subjectAltName entries: "DNS:x", "IP:1.2.3.4", "URI:..", "email:.." */
+	const char *fingerprint_sha256; /* lowercase hex of the DER certificate */
+} mh_tls_info;
+
+/* Events of an outbound connection, delivered on the worker's loop. */
+enum mh_outbound_event {
+	MH_OUTBOUND_CONNECTED = 1, /* TCP (and TLS, if asked) established */
+	MH_OUTBOUND_READABLE = 2,  /* outbound_input has new bytes */
+	MH_OUTBOUND_ERROR = 3,     /* failed; outbound_error says why; close it */
+	MH_OUTBOUND_CLOSED = 4,    /* the peer closed; close it */
+};
+
+typedef struct mh_outbound_opts {
+	uint32_t struct_size;
+	const char *host;        /* numeric address or name */
+	uint16_t port;
+	int tls;                 /* non-zero: TLS over the connection */
+	const char *ca_file;     /* verify the server's chain against it (NULL: system CAs) */
+	const char *server_name; /* SNI and the name verified; NULL: host */
+	const char *cert_file;   /* optional client certificate + key (PEM) */
+	const char *key_file;
+	const char *alpn;        /* optional ALPN protocol id to offer */
+	uint64_t connect_timeout_ms; /* 0 = 10 s */
+} mh_outbound_opts;
+
+/* Fields a codec fills on a request (and a handler may read or set).
+ * Modules keep a default branch: fields are appended in minor versions. */
+enum mh_field {
+	MH_FIELD_PROTOCOL = 1, /* the codec's name: "http1", "resp", "lenprefix" */
+	MH_FIELD_METHOD = 2,   /* HTTP method */
+	MH_FIELD_PATH = 3,     /* HTTP path, without the query */
+	MH_FIELD_QUERY = 4,    /* HTTP query, without '?' */
+	MH_FIELD_VERSION = 5,  /* "HTTP/1.1", "HTTP/1.0"; RESP: "2" or "3" */
+	MH_FIELD_COMMAND = 6,  /* RESP command name, upper case */
+	MH_FIELD_ROUTE = 7,    /* the route that matched (set by the host) */
+	MH_FIELD_TRACE_ID = 8, /* correlation id (W3C trace-id, 32 hex) */
+};
+
+/* How a codec should encode a reply body. */
+enum mh_reply_form {
+	MH_REPLY_BODY = 0, /* the body is payload; the codec frames it */
+	MH_REPLY_RAW = 1,  /* the body is already in the wire format (e.g. RESP) */
+};
+
+enum mh_metric_type {
+	MH_METRIC_COUNTER = 1,
+	MH_METRIC_GAUGE = 2,
+	MH_METRIC_HISTOGRAM = 3,
+};
+
+/* The host's serving state, for health checks. */
+enum mh_host_state {
+	MH_HOST_STARTING = 1, /* not every worker of the current generation serves yet */
+	MH_HOST_READY = 2,
+	MH_HOST_DRAINING = 3, /* stopping, or this worker's generation is retiring */
+};
 
 typedef struct mh_host_api mh_host_api;
 

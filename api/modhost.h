@@ -103,6 +103,72 @@ struct mh_host_api {
 
 	/* Which worker this is: 0..N-1, or -1 in the master. */
 	int (*worker_id)(void);
+
+	/* ---- ABI 1.1 ---------------------------------------------------- */
+
+	/* Message fields and headers.  Strings live as long as the message.
+	 * msg_field returns NULL for a field the codec did not set. */
+	const char *(*msg_field)(const mh_msg *msg, int field, size_t *len);
+	int (*msg_set_field)(mh_msg *msg, int field, const char *value, size_t len);
+	size_t (*msg_header_count)(const mh_msg *msg);
+	int (*msg_header_at)(const mh_msg *msg, size_t i, const char **name, size_t *name_len,
+	                     const char **value, size_t *value_len);
+	/* The first header named name (case-insensitive), or NULL. */
+	const char *(*msg_header)(const mh_msg *msg, const char *name, size_t *len);
+	int (*msg_add_header)(mh_msg *msg, const char *name, const char *value, size_t len);
+	/* Arguments (RESP command arguments, after the command itself). */
+	size_t (*msg_argc)(const mh_msg *msg);
+	const char *(*msg_arg)(const mh_msg *msg, size_t i, size_t *len);
+	int (*msg_add_arg)(mh_msg *msg, const void *data, size_t len);
+	/* A protocol's own status code on a reply (HTTP 200, 404, ...); 0 = the
+	 * codec's default. */
+	int (*msg_code)(const mh_msg *msg);
+	void (*msg_set_code)(mh_msg *msg, int code);
+	int (*msg_form)(const mh_msg *msg);
+	void (*msg_set_form)(mh_msg *msg, int form);
+	/* A request's reply, and a reply's request. */
+	mh_msg *(*msg_reply)(mh_msg *req);
+	mh_msg *(*msg_request)(mh_msg *reply);
+
+	/* The TLS side of a connection, or NULL on a plain one. */
+	const mh_tls_info *(*conn_tls)(const mh_conn *c);
+
+	/* Outbound connections on the calling worker's loop, plain or TLS (the
+	 * server's chain and name are verified).  on_event is called for each
+	 * mh_outbound_event; after ERROR or CLOSED, call outbound_close. */
+	mh_outbound *(*outbound_connect)(const mh_outbound_opts *opts,
+	                                 void (*on_event)(mh_outbound *ob, int event, void *arg),
+	                                 void *arg);
+	int (*outbound_write)(mh_outbound *ob, const void *data, size_t len);
+	mh_buf *(*outbound_input)(mh_outbound *ob);
+	const char *(*outbound_error)(const mh_outbound *ob);
+	const mh_tls_info *(*outbound_tls)(const mh_outbound *ob);
+	void (*outbound_close)(mh_outbound *ob);
+
+	/* Metrics in the host's shared memory: register families in the load
+	 * hook (in the master); update from any worker; one scrape sums every
+	 * worker.  label_names: comma-separated, or NULL.  buckets: ascending
+	 * upper bounds for histograms.  Label values are passed in the order of
+	 * label_names. */
+	mh_metric *(*metric_register)(mh_module *m, int type, const char *name, const char *help,
+	                              const char *label_names, const double *buckets,
+	                              size_t n_buckets);
+	void (*metric_add)(mh_metric *metric, const char *const *label_values, double value);
+	void (*metric_set)(mh_metric *metric, const char *const *label_values, double value);
+	void (*metric_observe)(mh_metric *metric, const char *const *label_values, double value);
+	/* The whole host's metrics in Prometheus text format (0.0.4). */
+	int (*metrics_render)(mh_buf *out);
+
+	/* Shared memory every worker maps: a zone of size bytes, zeroed, made in
+	 * the load hook (in the master).  A zone of the same module name and
+	 * zone name lives across reloads (a reload's load hook gets the same
+	 * memory back).  Returns NULL on failure. */
+	void *(*shm_zone)(mh_module *m, const char *name, size_t size);
+
+	/* Host state and status, for health and admin modules. */
+	int (*host_state)(void);
+	/* JSON: version, ABI version, uptime, workers, modules, listeners. */
+	int (*status_render)(mh_buf *out);
 };
 
 /* Non-zero when the host table provides fn (it is long enough and set). */

@@ -63,3 +63,19 @@ void arena_free(struct arena **a)
 	}
 	*a = NULL;
 }
+
+void arena_reset(struct arena **a)
+{
+	struct arena *chunk = *a;
+	if (!chunk)
+		return;
+	/* The newest chunk is first; keep the oldest (the smallest, created
+	 * at the first allocation) unless it is the only one. */
+	while (chunk->next) {
+		struct arena *next = chunk->next;
+		free(chunk);
+		chunk = next;
+	}
+	chunk->used = 0;
+	*a = chunk;
+}

@@ -15,5 +15,8 @@ void *arena_alloc(struct arena **a, size_t size);
 char *arena_strdup(struct arena **a, const char *s);
 /* Free every allocation and set *a to NULL. */
 void arena_free(struct arena **a);
+/* Forget every allocation but keep the first chunk for reuse (pooled
+ * objects); an arena that grew past one chunk shrinks back to it. */
+void arena_reset(struct arena **a);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "cfgval.h"
 #include "config.h"
+#include "route.h"
 #include "log.h"
 
 #ifndef MH_MODULE_DIR
@@ -167,7 +168,8 @@ static int config_section_start(struct config_file *f, char *t)
 			p++;
 		name = p;
 	}
-	int named = strcmp(kind, "module") == 0 || strcmp(kind, "listener") == 0;
+	int named = strcmp(kind, "module") == 0 || strcmp(kind, "listener") == 0 ||
+	            strcmp(kind, "route") == 0;
 	int plain = strcmp(kind, "server") == 0 || strcmp(kind, "log") == 0;
 	if (!named && !plain) {
 		config_error(ctx, f->name, f->line, "unknown section [%s%s%s]", kind,
@@ -477,6 +479,7 @@ static const struct config_key config_listener_keys[] = {
     {"max_connections", CT_U64, LIS(max_connections), 0, 0, 1 << 24},
     {"codec", CT_NAME, LIS(codec), 0, 0, 0},
     {"handler", CT_NAME, LIS(handler), 0, 0, 0},
+    {"routes", CT_NAMES, LIS(routes), LIS(n_routes), 0, 0},
     {"auth", CT_NAMES, LIS(auth), LIS(n_auth), 0, 0},
     {"policy", CT_NAME, LIS(policy), 0, 0, 0},
     {"observers", CT_NAMES, LIS(observers), LIS(n_observers), 0, 0},
@@ -672,7 +675,7 @@ static int config_check_ref(struct config_ctx *ctx, const struct cfg_section *se
 static int config_build_listener(struct config_ctx *ctx, const struct cfg_section *sec,
                                  struct listener_settings *l)
 {
-	static const char *const required[] = {"listen", "codec", "handler", NULL};
+	static const char *const required[] = {"listen", "codec", NULL};
 	const struct cfg_entry *lo;
 
 	l->file = sec->file;
@@ -706,8 +709,15 @@ static int config_build_listener(struct config_ctx *ctx, const struct cfg_sectio
 		             (unsigned long long)l->output_high_water);
 		return -1;
 	}
+	if (!l->handler && !config_entry(sec, "routes")) {
+		config_error(ctx, sec->file, sec->line, "listener '%s' needs key 'handler' or 'routes'",
+		             sec->name);
+		return -1;
+	}
+	if (!l->routes && !(l->routes = calloc(1, sizeof(char *))))
+		return config_oom(ctx);
 	if (config_check_ref(ctx, sec, "codec", l->codec) < 0 ||
-	    config_check_ref(ctx, sec, "handler", l->handler) < 0 ||
+	    (l->handler && config_check_ref(ctx, sec, "handler", l->handler) < 0) ||
 	    (l->policy && config_check_ref(ctx, sec, "policy", l->policy) < 0))
 		return -1;
 	for (size_t i = 0; i < l->n_auth; i++)
@@ -767,6 +777,10 @@ static int config_build(struct config_ctx *ctx)
 		if (strcmp(s->kind, "listener") == 0 &&
 		    config_build_listener(ctx, s, &cfg->listeners[cfg->n_listeners++]) < 0)
 			return -1;
+	}
+	if (route_build_all(cfg, ctx->err, ctx->errlen) < 0) {
+		ctx->failed = 1;
+		return -1;
 	}
 	return 0;
 }
@@ -834,6 +848,7 @@ static void config_free_listener(struct listener_settings *l)
 	cfgval_list_free(l->auth);
 	free(l->policy);
 	cfgval_list_free(l->observers);
+	cfgval_list_free(l->routes);
 }
 
 void config_free(struct config *cfg)
@@ -858,6 +873,7 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_listeners; i++)
 		config_free_listener(&cfg->listeners[i]);
 	free(cfg->listeners);
+	route_free_all(cfg);
 	for (size_t i = 0; i < cfg->n_modules; i++) {
 		free(cfg->modules[i].name);
 		free(cfg->modules[i].path);

@@ -56,7 +56,9 @@ struct listener_settings {
 	int backlog;                  /* default 511 */
 	uint64_t max_connections;     /* this listener, whole host; 0 = only the host limit */
 	char *codec;                  /* module name, required */
-	char *handler;                /* module name, required */
+	char *handler;                /* module name; required unless routes are set */
+	char **routes;                /* NULL-terminated route names, in match order */
+	size_t n_routes;
 	char **auth;                  /* NULL-terminated module names; never NULL, may be empty */
 	size_t n_auth;
 	char *policy;                 /* module name or NULL */
@@ -91,6 +93,8 @@ struct config {
 	size_t n_listeners;
 	struct module_settings *modules;
 	size_t n_modules;
+	struct route_settings *routes; /* route.h */
+	size_t n_routes;
 };
 
 /* Read main_path, then every *.ini in the folder named by

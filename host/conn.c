@@ -162,10 +162,10 @@ static void conn_free(struct mh_conn *c)
 	while (c->inflight_head) {
 		struct mh_msg *req = c->inflight_head;
 		c->inflight_head = req->next;
-		const mh_handler_ops *h = sl->handler->desc->handler;
-		if (req->state == MSG_ASYNC && h->cancel) {
-			shm_mark_running(sl->handler);
-			h->cancel(sl->handler, req, req->reply);
+		struct mh_module *hm = req->handler;
+		if (req->state == MSG_ASYNC && hm && hm->desc->handler->cancel) {
+			shm_mark_running(hm);
+			hm->desc->handler->cancel(hm, req, req->reply);
 			shm_mark_running(NULL);
 		}
 		msg_free(req);

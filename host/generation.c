@@ -9,6 +9,7 @@
 #include "listener.h"
 #include "loader.h"
 #include "modhost.h"
+#include "route.h"
 
 static const char *role_name(uint32_t role)
 {
@@ -32,18 +33,35 @@ static int check_role(const struct generation *gen, const struct listener_settin
 	return -1;
 }
 
-/* Every module a listener names must play the role it is named for. */
+static int check_chain(const struct generation *gen, const struct listener_settings *ls,
+                       const char *handler, char *const *auth, size_t n_auth, const char *policy,
+                       char *err, size_t errlen)
+{
+	if ((handler && check_role(gen, ls, handler, MH_ROLE_HANDLER, err, errlen) < 0) ||
+	    (policy && check_role(gen, ls, policy, MH_ROLE_POLICY, err, errlen) < 0))
+		return -1;
+	for (size_t k = 0; k < n_auth; k++)
+		if (check_role(gen, ls, auth[k], MH_ROLE_AUTH, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+/* Every module a listener (or one of its routes) names must play the role
+ * it is named for. */
 static int check_chains(const struct generation *gen, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < gen->cfg->n_listeners; i++) {
 		const struct listener_settings *ls = &gen->cfg->listeners[i];
 		if (check_role(gen, ls, ls->codec, MH_ROLE_CODEC, err, errlen) < 0 ||
-		    check_role(gen, ls, ls->handler, MH_ROLE_HANDLER, err, errlen) < 0 ||
-		    (ls->policy && check_role(gen, ls, ls->policy, MH_ROLE_POLICY, err, errlen) < 0))
+		    check_chain(gen, ls, ls->handler, ls->auth, ls->n_auth, ls->policy, err,
+		                errlen) < 0)
 			return -1;
-		for (size_t k = 0; k < ls->n_auth; k++)
-			if (check_role(gen, ls, ls->auth[k], MH_ROLE_AUTH, err, errlen) < 0)
+		for (size_t k = 0; k < ls->n_routes; k++) {
+			const struct route_settings *rs = route_find(gen->cfg, ls->routes[k]);
+			if (check_chain(gen, ls, rs->handler, rs->auth, rs->n_auth, rs->policy, err,
+			                errlen) < 0)
 				return -1;
+		}
 		for (size_t k = 0; k < ls->n_observers; k++)
 			if (check_role(gen, ls, ls->observers[k], MH_ROLE_OBSERVER, err, errlen) < 0)
 				return -1;

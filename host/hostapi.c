@@ -19,7 +19,12 @@
 #include "log.h"
 #include "modconf.h"
 #include "msg.h"
+#include "metrics.h"
+#include "outbound.h"
 #include "pipeline.h"
+#include "shm.h"
+#include "status.h"
+#include "tls.h"
 #include "worker.h"
 
 #define EVB(b) ((struct evbuffer *)(b))
@@ -281,6 +286,113 @@ static int api_worker_id(void)
 	return worker_id();
 }
 
+/* ---- ABI 1.1: message fields, headers, arguments --------------------------- */
+
+static const char *api_msg_field(const mh_msg *m, int field, size_t *len)
+{
+	return msg_field_get(m, field, len);
+}
+
+static int api_msg_set_field(mh_msg *m, int field, const char *value, size_t len)
+{
+	return msg_field_set(m, field, value, len);
+}
+
+static size_t api_msg_header_count(const mh_msg *m)
+{
+	return msg_header_count(m);
+}
+
+static int api_msg_header_at(const mh_msg *m, size_t i, const char **name, size_t *name_len,
+                             const char **value, size_t *value_len)
+{
+	return msg_header_at(m, i, name, name_len, value, value_len);
+}
+
+static const char *api_msg_header(const mh_msg *m, const char *name, size_t *len)
+{
+	return msg_header_get(m, name, len);
+}
+
+static int api_msg_add_header(mh_msg *m, const char *name, const char *value, size_t len)
+{
+	return msg_header_add(m, name, value, len);
+}
+
+static size_t api_msg_argc(const mh_msg *m)
+{
+	return msg_argc(m);
+}
+
+static const char *api_msg_arg(const mh_msg *m, size_t i, size_t *len)
+{
+	return msg_arg_get(m, i, len);
+}
+
+static int api_msg_add_arg(mh_msg *m, const void *data, size_t len)
+{
+	return msg_arg_add(m, data, len);
+}
+
+static int api_msg_code(const mh_msg *m)
+{
+	return m->code;
+}
+
+static void api_msg_set_code(mh_msg *m, int code)
+{
+	m->code = code;
+}
+
+static int api_msg_form(const mh_msg *m)
+{
+	return m->form;
+}
+
+static void api_msg_set_form(mh_msg *m, int form)
+{
+	m->form = (uint8_t)form;
+}
+
+static mh_msg *api_msg_reply(mh_msg *req)
+{
+	return req->reply;
+}
+
+static mh_msg *api_msg_request(mh_msg *reply)
+{
+	return reply->request;
+}
+
+/* ---- ABI 1.1: TLS, outbound, metrics, shared zones, status ------------------- */
+
+static const mh_tls_info *api_conn_tls(const mh_conn *c)
+{
+	return tls_conn_info(c);
+}
+
+static mh_metric *api_metric_register(mh_module *m, int type, const char *name, const char *help,
+                                      const char *label_names, const double *buckets,
+                                      size_t n_buckets)
+{
+	return metrics_register(m, type, name, help, label_names, buckets, n_buckets);
+}
+
+static int api_metrics_render(mh_buf *out)
+{
+	return metrics_render(EVB(out));
+}
+
+static void *api_shm_zone(mh_module *m, const char *name, size_t size)
+{
+	return shm_zone_get(m, name, size);
+}
+
+static int api_status_render(mh_buf *out)
+{
+	return status_render(EVB(out));
+}
+
 const mh_host_api hostapi_table = {
 	.struct_size = sizeof(mh_host_api),
 	.abi_major = MH_ABI_MAJOR,
@@ -319,4 +431,34 @@ const mh_host_api hostapi_table = {
 	.timer_add = api_timer_add,
 	.timer_cancel = api_timer_cancel,
 	.worker_id = api_worker_id,
+	.msg_field = api_msg_field,
+	.msg_set_field = api_msg_set_field,
+	.msg_header_count = api_msg_header_count,
+	.msg_header_at = api_msg_header_at,
+	.msg_header = api_msg_header,
+	.msg_add_header = api_msg_add_header,
+	.msg_argc = api_msg_argc,
+	.msg_arg = api_msg_arg,
+	.msg_add_arg = api_msg_add_arg,
+	.msg_code = api_msg_code,
+	.msg_set_code = api_msg_set_code,
+	.msg_form = api_msg_form,
+	.msg_set_form = api_msg_set_form,
+	.msg_reply = api_msg_reply,
+	.msg_request = api_msg_request,
+	.conn_tls = api_conn_tls,
+	.outbound_connect = outbound_connect,
+	.outbound_write = outbound_write,
+	.outbound_input = outbound_input,
+	.outbound_error = outbound_error,
+	.outbound_tls = outbound_tls,
+	.outbound_close = outbound_close,
+	.metric_register = api_metric_register,
+	.metric_add = metrics_add,
+	.metric_set = metrics_set,
+	.metric_observe = metrics_observe,
+	.metrics_render = api_metrics_render,
+	.shm_zone = api_shm_zone,
+	.host_state = status_host_state,
+	.status_render = api_status_render,
 };

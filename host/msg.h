@@ -17,6 +17,29 @@ enum msg_state {
 	MSG_DONE,        /* the reply is ready to encode */
 };
 
+#define MSG_FIELD_MAX 16 /* one past the largest enum mh_field this host knows */
+
+struct msg_header {
+	const char *name, *value;
+	uint32_t name_len, value_len;
+};
+
+struct msg_arg {
+	const char *data;
+	size_t len;
+};
+
+/* What codecs and handlers attach to a message: fields, headers, args.
+ * Made on first use, in the message's arena. */
+struct msg_meta {
+	const char *fields[MSG_FIELD_MAX];
+	uint32_t field_len[MSG_FIELD_MAX];
+	struct msg_header *headers;
+	uint32_t n_headers, cap_headers;
+	struct msg_arg *args;
+	uint32_t n_args, cap_args;
+};
+
 struct mh_msg {
 	struct mh_conn *conn;  /* NULL once the connection is gone (async) */
 	struct evbuffer *body; /* created on first use */
@@ -29,6 +52,10 @@ struct mh_msg {
 	uint8_t state; /* enum msg_state, on the request */
 	uint8_t close_after; /* close the connection once this reply is out */
 	uint8_t is_error;    /* encode with the codec's encode_error */
+	uint8_t form;        /* enum mh_reply_form */
+	int code;            /* protocol status code, 0 = default */
+	struct msg_meta *meta;
+	struct mh_module *handler; /* on a request: the handler it went to */
 };
 
 /* A new message on c (c may be NULL for a detached reply), or NULL. */
@@ -43,5 +70,19 @@ struct evbuffer *msg_buf_get(void);
 void msg_buf_put(struct evbuffer *b);
 /* Free the pools (at worker exit, so leak checkers see nothing). */
 void msg_pool_clear(void);
+
+/* Fields, headers and arguments (the ABI 1.1 message calls).  Setters copy
+ * into the message's arena and return 0, or -1 when out of memory or the
+ * field is unknown. */
+const char *msg_field_get(const struct mh_msg *m, int field, size_t *len);
+int msg_field_set(struct mh_msg *m, int field, const char *value, size_t len);
+size_t msg_header_count(const struct mh_msg *m);
+int msg_header_at(const struct mh_msg *m, size_t i, const char **name, size_t *name_len,
+                  const char **value, size_t *value_len);
+const char *msg_header_get(const struct mh_msg *m, const char *name, size_t *len);
+int msg_header_add(struct mh_msg *m, const char *name, const char *value, size_t len);
+size_t msg_argc(const struct mh_msg *m);
+const char *msg_arg_get(const struct mh_msg *m, size_t i, size_t *len);
+int msg_arg_add(struct mh_msg *m, const void *data, size_t len);
 
 #endif

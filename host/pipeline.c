@@ -2,6 +2,7 @@
  * observers, auth, policy, handler (DESIGN.md §3). */
 #include "build-config.h"
 
+#include <string.h>
 #include <time.h>
 
 #include "config.h"
@@ -10,6 +11,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pipeline.h"
+#include "route.h"
 #include "worker.h"
 
 static uint64_t now_us(void)
@@ -55,25 +57,71 @@ static void reply_error(struct mh_msg *req, int status)
 
 /* The auth chain: the first module that allows or denies decides; a chain
  * where every module declines denies (a configured chain never fails open). */
-static int run_auth(struct serve_listener *sl, struct mh_msg *req)
+static int run_auth(const struct serve_route *r, struct mh_msg *req)
 {
-	for (size_t i = 0; i < sl->n_auth; i++) {
-		struct mh_module *m = sl->auth[i];
+	for (size_t i = 0; i < r->n_auth; i++) {
+		struct mh_module *m = r->auth[i];
 		shm_mark_running(m);
-		int r = m->desc->auth->check(m, req, req->reply);
+		int rc = m->desc->auth->check(m, req, req->reply);
 		shm_mark_running(NULL);
-		if (r == MH_AUTH_ALLOW)
+		if (rc == MH_AUTH_ALLOW)
 			return 0;
-		if (r == MH_AUTH_DENY) {
+		if (rc == MH_AUTH_DENY) {
 			reply_error(req, MH_STATUS_UNAUTHORIZED);
 			return -1;
 		}
 	}
-	if (sl->n_auth > 0) {
+	if (r->n_auth > 0) {
 		reply_error(req, MH_STATUS_UNAUTHORIZED);
 		return -1;
 	}
 	return 0;
+}
+
+/* Whether value (len bytes) is one of the NULL-terminated items. */
+static int one_of(char *const *items, const char *value, size_t len)
+{
+	for (size_t i = 0; items[i]; i++)
+		if (strlen(items[i]) == len && memcmp(items[i], value, len) == 0)
+			return 1;
+	return 0;
+}
+
+static int route_matches(const struct route_settings *rs, const struct mh_msg *req)
+{
+	size_t len;
+	const char *v;
+	if (rs->n_methods) {
+		v = msg_field_get(req, MH_FIELD_METHOD, &len);
+		if (!v || !one_of(rs->methods, v, len))
+			return 0;
+	}
+	if (rs->path_prefix) {
+		v = msg_field_get(req, MH_FIELD_PATH, &len);
+		size_t plen = strlen(rs->path_prefix);
+		if (!v || len < plen || memcmp(v, rs->path_prefix, plen) != 0)
+			return 0;
+	}
+	if (rs->n_commands) {
+		v = msg_field_get(req, MH_FIELD_COMMAND, &len);
+		if (!v || !one_of(rs->commands, v, len))
+			return 0;
+	}
+	return 1;
+}
+
+/* The first route that matches, else the listener's own chain (which may
+ * have no handler: then nothing matched). */
+static const struct serve_route *pick_route(struct serve_listener *sl, struct mh_msg *req)
+{
+	for (size_t i = 0; i < sl->n_routes; i++) {
+		if (route_matches(sl->routes[i].rs, req)) {
+			const char *name = sl->routes[i].rs->name;
+			msg_field_set(req, MH_FIELD_ROUTE, name, strlen(name));
+			return &sl->routes[i];
+		}
+	}
+	return &sl->chain;
 }
 
 void pipeline_run(struct mh_conn *c, struct mh_msg *req)
@@ -88,25 +136,30 @@ void pipeline_run(struct mh_conn *c, struct mh_msg *req)
 		return;
 	}
 	req->reply->request = req;
+	const struct serve_route *r = sl->n_routes ? pick_route(sl, req) : &sl->chain;
 	pipeline_observe(c, MH_EVENT_MSG_IN, req, NULL, 0);
-
-	if (run_auth(sl, req) < 0)
+	if (!r->handler) {
+		reply_error(req, MH_STATUS_NOT_FOUND);
 		return;
-	if (sl->policy) {
-		shm_mark_running(sl->policy);
-		int r = sl->policy->desc->policy->check(sl->policy, req, req->reply);
+	}
+	if (run_auth(r, req) < 0)
+		return;
+	if (r->policy) {
+		shm_mark_running(r->policy);
+		int rc = r->policy->desc->policy->check(r->policy, req, req->reply);
 		shm_mark_running(NULL);
-		if (r != MH_POLICY_PASS) {
+		if (rc != MH_POLICY_PASS) {
 			reply_error(req, MH_STATUS_TOO_MANY);
 			return;
 		}
 	}
 
-	struct mh_module *h = sl->handler;
+	struct mh_module *h = r->handler;
+	req->handler = h;
 	shm_mark_running(h);
-	int r = h->desc->handler->handle(h, req, req->reply);
+	int rc = h->desc->handler->handle(h, req, req->reply);
 	shm_mark_running(NULL);
-	switch (r) {
+	switch (rc) {
 	case MH_HANDLE_DONE:
 		req->state = MSG_DONE;
 		break;

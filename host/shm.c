@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "loader.h"
+#include "log.h"
 #include "shm.h"
 
 static struct shm_zone *zone;
@@ -101,4 +103,53 @@ void shm_mark_running(const struct mh_module *m)
 		named = m;
 	}
 	self->in_module = 1;
+}
+
+/* Zones live as long as the master: workers inherit the mappings, and a
+ * reload's instances find theirs by module and zone name. */
+struct shm_named_zone {
+	char *key; /* "module/zone" */
+	size_t size;
+	void *mem;
+	struct shm_named_zone *next;
+};
+
+static struct shm_named_zone *named_zones;
+
+void *shm_zone_get(struct mh_module *m, const char *name, size_t size)
+{
+	char key[256];
+	snprintf(key, sizeof(key), "%s/%s", m->name, name);
+	for (struct shm_named_zone *z = named_zones; z; z = z->next) {
+		if (strcmp(z->key, key) != 0)
+			continue;
+		if (z->size != size) {
+			log_write(MH_LOG_ERROR, m->name,
+			          "shared zone '%s' exists with %zu bytes, not %zu; restart to resize",
+			          name, z->size, size);
+			return NULL;
+		}
+		return z->mem;
+	}
+	if (self) {
+		log_write(MH_LOG_ERROR, m->name,
+		          "shared zone '%s' can only be made in the load hook", name);
+		return NULL;
+	}
+	struct shm_named_zone *z = calloc(1, sizeof(*z));
+	void *mem = mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	                 -1, 0);
+	if (!z || mem == MAP_FAILED || !(z->key = strdup(key))) {
+		log_write(MH_LOG_ERROR, m->name, "cannot map shared zone '%s' of %zu bytes: %s",
+		          name, size, strerror(errno));
+		if (mem != MAP_FAILED)
+			munmap(mem, size ? size : 1);
+		free(z);
+		return NULL;
+	}
+	z->size = size;
+	z->mem = mem;
+	z->next = named_zones;
+	named_zones = z;
+	return mem;
 }

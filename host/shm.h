@@ -43,6 +43,14 @@ struct shm_slot *shm_self(void);
  * accept may see a count that is short by what other workers accept at the
  * same instant, so limits hold within (workers - 1). */
 uint64_t shm_host_connections(void);
+
+struct mh_module;
+/* A named shared zone for module m (shm_zone in the host table): made on
+ * first request, in the master before workers fork, and kept for the life
+ * of the master so that a reload's load hook gets the same memory back.
+ * Returns NULL (after logging why) when size differs from the existing
+ * zone's or mapping fails. */
+void *shm_zone_get(struct mh_module *m, const char *name, size_t size);
 uint64_t shm_listener_connections(unsigned gen, size_t index);
 
 #endif

@@ -20,6 +20,7 @@
 #include "loader.h"
 #include "log.h"
 #include "msg.h"
+#include "route.h"
 #include "shm.h"
 #include "worker.h"
 
@@ -279,7 +280,10 @@ static void free_listeners(struct serve_listener *sls, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		event_del(&sls[i].ev_accept);
-		free(sls[i].auth);
+		free(sls[i].chain.auth);
+		for (size_t k = 0; k < sls[i].n_routes; k++)
+			free(sls[i].routes[k].auth);
+		free(sls[i].routes);
 		free(sls[i].observers);
 	}
 	free(sls);
@@ -387,6 +391,20 @@ static struct mh_module *chain_module(struct generation *gen, const char *name)
 	return modules_find(gen->mods, name);
 }
 
+static int setup_chain(struct serve_route *r, struct generation *gen, const char *handler,
+                       char *const *auth, size_t n_auth, const char *policy)
+{
+	r->handler = handler ? chain_module(gen, handler) : NULL;
+	r->policy = policy ? chain_module(gen, policy) : NULL;
+	r->auth = calloc(n_auth + 1, sizeof(*r->auth));
+	if (!r->auth)
+		return -1;
+	for (size_t k = 0; k < n_auth; k++)
+		r->auth[k] = chain_module(gen, auth[k]);
+	r->n_auth = n_auth;
+	return 0;
+}
+
 static const struct timeval *common_timeout(uint64_t ms)
 {
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
@@ -402,15 +420,18 @@ static int setup_listener(struct serve_listener *sl, struct generation *gen, siz
 	sl->index = i;
 	sl->sock = gen->listeners->socks[i];
 	sl->codec = chain_module(gen, ls->codec);
-	sl->handler = chain_module(gen, ls->handler);
-	sl->policy = ls->policy ? chain_module(gen, ls->policy) : NULL;
-	sl->auth = calloc(ls->n_auth + 1, sizeof(*sl->auth));
 	sl->observers = calloc(gen->mods->n + 1, sizeof(*sl->observers));
-	if (!sl->auth || !sl->observers)
+	sl->routes = calloc(ls->n_routes + 1, sizeof(*sl->routes));
+	if (!sl->observers || !sl->routes ||
+	    setup_chain(&sl->chain, gen, ls->handler, ls->auth, ls->n_auth, ls->policy) < 0)
 		return -1;
-	for (size_t k = 0; k < ls->n_auth; k++)
-		sl->auth[k] = chain_module(gen, ls->auth[k]);
-	sl->n_auth = ls->n_auth;
+	for (size_t k = 0; k < ls->n_routes; k++) {
+		const struct route_settings *rs = route_find(gen->cfg, ls->routes[k]);
+		struct serve_route *r = &sl->routes[sl->n_routes++];
+		r->rs = rs;
+		if (setup_chain(r, gen, rs->handler, rs->auth, rs->n_auth, rs->policy) < 0)
+			return -1;
+	}
 	if (ls->observers) {
 		for (size_t k = 0; k < ls->n_observers; k++)
 			sl->observers[sl->n_observers++] = chain_module(gen, ls->observers[k]);

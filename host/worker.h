@@ -15,14 +15,26 @@ struct mh_module;
 struct mh_conn;
 struct event_base;
 
+struct route_settings;
+
+/* One chain a request can take: a route's, or the listener's own (rs NULL;
+ * its handler may be NULL when the listener only has routes). */
+struct serve_route {
+	const struct route_settings *rs;
+	struct mh_module *handler, *policy;
+	struct mh_module **auth;
+	size_t n_auth;
+};
+
 /* A listener as a worker serves it: its settings, socket and the modules
- * of its chain, resolved once. */
+ * of its chains, resolved once. */
 struct serve_listener {
 	const struct listener_settings *ls;
 	struct listener_socket *sock;
-	struct mh_module *codec, *handler, *policy;
-	struct mh_module **auth;
-	size_t n_auth;
+	struct mh_module *codec;
+	struct serve_route chain;   /* the listener's own */
+	struct serve_route *routes; /* in match order */
+	size_t n_routes;
 	struct mh_module **observers;
 	size_t n_observers;
 	uint64_t max_message;

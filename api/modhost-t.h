@@ -171,6 +171,9 @@ enum mh_event_type {
 	MH_EVENT_MSG_OUT = 4, /* value = microseconds from decode to reply queued */
 	MH_EVENT_LIMIT = 5,   /* detail names the limit */
 	MH_EVENT_ERROR = 6,
+	/* ABI 1.1 */
+	MH_EVENT_TLS_HANDSHAKE = 7, /* value 1 = done, 0 = failed (detail says why) */
+	MH_EVENT_WORKER = 8,        /* in the master: detail "restart" or "reload" */
 };
 
 typedef struct mh_event {

@@ -51,6 +51,7 @@ struct mh_conn {
 	struct mh_conn *prev, *next; /* the worker's list */
 	struct mh_conn *reap_next;
 	uint64_t id;
+	uint64_t bytes_in, bytes_out; /* on the wire (after TLS) */
 	uint64_t msg_started_ms; /* when the unparsed input began; 0 = none */
 	char *error_text;        /* from conn_set_error, in the arena */
 	int error_status;

@@ -23,6 +23,7 @@ static int plain_read(struct mh_conn *c, size_t max, size_t *n)
 	if (r > 0) {
 		if (evbuffer_add(c->in, scratch, (size_t)r) < 0)
 			return TRANSPORT_ERROR;
+		c->bytes_in += (uint64_t)r;
 		*n = (size_t)r;
 		return TRANSPORT_OK;
 	}
@@ -46,6 +47,7 @@ static int plain_write(struct mh_conn *c)
 		}
 		if (r == 0)
 			return TRANSPORT_AGAIN;
+		c->bytes_out += (uint64_t)r;
 	}
 	return TRANSPORT_OK;
 }

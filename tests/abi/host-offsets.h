@@ -210,3 +210,5 @@ _Static_assert(offsetof(struct mh_host_api, metrics_render) == 488 && sizeof(((s
 _Static_assert(offsetof(struct mh_host_api, shm_zone) == 496 && sizeof(((struct mh_host_api *)0)->shm_zone) == 8, "mh_host_api.shm_zone moved or changed size");
 _Static_assert(offsetof(struct mh_host_api, host_state) == 504 && sizeof(((struct mh_host_api *)0)->host_state) == 8, "mh_host_api.host_state moved or changed size");
 _Static_assert(offsetof(struct mh_host_api, status_render) == 512 && sizeof(((struct mh_host_api *)0)->status_render) == 8, "mh_host_api.status_render moved or changed size");
+_Static_assert(MH_EVENT_TLS_HANDSHAKE == 7, "MH_EVENT_TLS_HANDSHAKE changed value");
+_Static_assert(MH_EVENT_WORKER == 8, "MH_EVENT_WORKER changed value");

@@ -134,7 +134,9 @@ typedef struct mh_codec_ops {
 	/* Append the wire form of reply to out.  Returns 0, or -1 to close. */
 	int (*encode)(mh_module *m, mh_conn *c, void *state, mh_msg *reply, mh_buf *out);
 	/* Optional: append an error reply for status/text to out (a protocol
-	 * error before close, or a denial).  NULL: errors just close. */
+	 * error before close, or a denial).  text is never NULL: the host names
+	 * the status ("not found", "too many requests", ...) or gives the
+	 * reason.  NULL: errors just close. */
 	void (*encode_error)(mh_module *m, mh_conn *c, void *state, int status,
 	                     const char *text, mh_buf *out);
 	/* Optional: release anything conn_init took outside the state block. */

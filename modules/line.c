@@ -191,24 +191,8 @@ static int line_encode(mh_module *m, mh_conn *c, void *state, mh_msg *reply, mh_
 	return host->buf_add(out, term, st->crlf ? 2 : 1);
 }
 
-static const char *line_status_text(int status)
-{
-	switch (status) {
-	case MH_STATUS_BAD_REQUEST: return "bad request";
-	case MH_STATUS_UNAUTHORIZED: return "unauthorized";
-	case MH_STATUS_FORBIDDEN: return "forbidden";
-	case MH_STATUS_NOT_FOUND: return "not found";
-	case MH_STATUS_TOO_LARGE: return "too large";
-	case MH_STATUS_TOO_MANY: return "too many requests";
-	case MH_STATUS_UNAVAILABLE: return "unavailable";
-	case MH_STATUS_TIMEOUT: return "timeout";
-	case MH_STATUS_INTERNAL: return "internal error";
-	default: return "error";
-	}
-}
-
-/* Append "ERR <text>" and the connection's terminator.  text may be NULL or
- * empty (the status is named instead); control characters in it become
+/* Append "ERR <text>" and the connection's terminator.  The host always
+ * names the status in text; control characters in it become
  * spaces so that it stays one line, and it is cut at 256 bytes. */
 static void line_encode_error(mh_module *m, mh_conn *c, void *state, int status, const char *text,
                               mh_buf *out)
@@ -218,7 +202,7 @@ static void line_encode_error(mh_module *m, mh_conn *c, void *state, int status,
 	size_t n = 0;
 
 	if (!text || !*text)
-		text = line_status_text(status);
+		text = "error";
 	for (; text[n] && n < sizeof(clean) - 1; n++)
 		clean[n] = (unsigned char)text[n] < 0x20 || text[n] == 0x7f ? ' ' : text[n];
 	clean[n] = '\0';

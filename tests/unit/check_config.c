@@ -22,6 +22,7 @@
 
 #include "cfgval.h"
 #include "config.h"
+#include "route.h"
 #include "log.h"
 #include "modconf.h"
 
@@ -970,6 +971,64 @@ END_TEST
 
 /* ---- modconf_build ----------------------------------------------------------------------- */
 
+/* [route NAME]: parsed in the listener's order, match values normalised,
+ * every reference checked with file:line. */
+START_TEST(test_routes)
+{
+	char *dir = new_dir();
+	char *main = write_file(dir, "modhost.ini",
+	                        "[module c]\n[module h]\n[module a]\n"
+	                        "[listener l]\nlisten = 127.0.0.1:1\ncodec = c\n"
+	                        "routes = second, first\n"
+	                        "[route first]\nmatch_method = get, put\nmatch_path = /kv/\n"
+	                        "handler = h\nauth = a\n"
+	                        "[route second]\nmatch_command = ping\nhandler = h\n");
+	struct config *cfg = load_ok(main);
+	ck_assert_uint_eq(cfg->n_routes, 2);
+	const struct listener_settings *l = config_listener(cfg, "l");
+	ck_assert_ptr_null(l->handler);
+	ck_assert_uint_eq(l->n_routes, 2);
+	ck_assert_str_eq(l->routes[0], "second");
+	const struct route_settings *r = route_find(cfg, "first");
+	ck_assert_uint_eq(r->n_methods, 2);
+	ck_assert_str_eq(r->methods[0], "GET");
+	ck_assert_str_eq(r->methods[1], "PUT");
+	ck_assert_str_eq(r->path_prefix, "/kv/");
+	ck_assert_uint_eq(r->n_auth, 1);
+	ck_assert_str_eq(route_find(cfg, "second")->commands[0], "PING");
+	config_free(cfg);
+
+	struct {
+		const char *text, *msg; /* {F} = the main file */
+	} bad[] = {
+		{"[module c]\n[listener l]\nlisten = 127.0.0.1:1\ncodec = c\n",
+		 "{F}:2: listener 'l' needs key 'handler' or 'routes'"},
+		{"[module c]\n[listener l]\nlisten = 127.0.0.1:1\ncodec = c\nroutes = nope\n",
+		 "{F}:2: listener 'l': route 'nope' is not configured (add [route nope])"},
+		{"[module c]\n[route r]\nmatch_path = /\n",
+		 "{F}:2: route 'r' needs key 'handler'"},
+		{"[module c]\n[route r]\nhandler = c\nmatch_host = x\n",
+		 "{F}:4: unknown key 'match_host' in [route r] (known: match_method, match_path, "
+		 "match_command, handler, auth, policy)"},
+		{"[module c]\n[route r]\nhandler = c\nmatch_path = kv\n",
+		 "{F}:4: bad value for 'match_path': a path prefix starts with '/'"},
+		{"[module c]\n[route r]\nhandler = gone\n",
+		 "{F}:3: route 'r': handler 'gone' is not a configured module (add [module gone])"},
+		{"[module c]\n[route r]\nhandler = c\nauth = c, gone\n",
+		 "{F}:4: route 'r': auth 'gone' is not a configured module (add [module gone])"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		free(main);
+		main = write_file(dir, "modhost.ini", bad[i].text);
+		char *msg = expand(bad[i].msg, main, dir);
+		expect_load_error(main, msg);
+		free(msg);
+	}
+	free(main);
+	free(dir);
+}
+END_TEST
+
 static const mh_config_key demo_keys[] = {
     {"greeting", MH_CONFIG_STRING, "hello", "what to say"},
     {"count", MH_CONFIG_INT, "3", "how often"},
@@ -1595,6 +1654,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_relative_names);
 	tcase_add_test(tc, test_confd_errors);
 	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_routes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("modconf");

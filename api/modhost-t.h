@@ -19,7 +19,7 @@ extern "C" {
 /* ABI version: major = anything removed, reordered, re-typed or changed in
  * meaning; minor = things appended.  Separate from the product version. */
 #define MH_ABI_MAJOR 1
-#define MH_ABI_MINOR 1
+#define MH_ABI_MINOR 2
 
 /* "MHMD" in ASCII: the first word of every descriptor. */
 #define MH_MODULE_MAGIC 0x4d484d44u

@@ -169,6 +169,16 @@ struct mh_host_api {
 	int (*host_state)(void);
 	/* JSON: version, ABI version, uptime, workers, modules, listeners. */
 	int (*status_render)(mh_buf *out);
+
+	/* ---- ABI 1.2 ---------------------------------------------------- */
+
+	/* For a codec's decode step: send len bytes to the peer now, ahead of
+	 * the reply to the request being decoded (an interim response, e.g.
+	 * HTTP "100 Continue").  Only when every earlier request has been
+	 * answered: returns 0, or -1 when replies are still pending (send it
+	 * after the previous reply instead), the connection is closing, or out
+	 * of memory. */
+	int (*conn_send_interim)(mh_conn *c, const void *data, size_t len);
 };
 
 /* Non-zero when the host table provides fn (it is long enough and set). */

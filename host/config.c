@@ -22,6 +22,7 @@
 #include "config.h"
 #include "route.h"
 #include "log.h"
+#include "tlsconf.h"
 
 #ifndef MH_MODULE_DIR
 #define MH_MODULE_DIR "/usr/local/lib/modhost/modules"
@@ -441,6 +442,7 @@ enum config_type {
 	CT_LOGFILE,  /* char *: NULL for "stderr" */
 	CT_LISTEN,   /* the listener's address fields */
 	CT_IGNORE,   /* read elsewhere */
+	CT_TLS,      /* a listener's tls_* key: tlsconf.c */
 };
 
 struct config_key {
@@ -489,6 +491,18 @@ static const struct config_key config_listener_keys[] = {
     {"max_inflight", CT_U64, LIS(max_inflight), 0, 1, 1 << 20},
     {"output_high_water", CT_SIZE, LIS(output_high_water), 0, 0, 0},
     {"output_low_water", CT_SIZE, LIS(output_low_water), 0, 0, 0},
+    {"tls", CT_TLS, 0, 0, 0, 0},
+    {"tls_certificate", CT_TLS, 0, 0, 0, 0},
+    {"tls_ocsp_response", CT_TLS, 0, 0, 0, 0},
+    {"tls_priority", CT_TLS, 0, 0, 0, 0},
+    {"tls_alpn", CT_TLS, 0, 0, 0, 0},
+    {"tls_alpn_required", CT_TLS, 0, 0, 0, 0},
+    {"tls_tickets", CT_TLS, 0, 0, 0, 0},
+    {"tls_ticket_rotate", CT_TLS, 0, 0, 0, 0},
+    {"tls_client_ca", CT_TLS, 0, 0, 0, 0},
+    {"tls_client_crl", CT_TLS, 0, 0, 0, 0},
+    {"tls_verify_client", CT_TLS, 0, 0, 0, 0},
+    {"tls_handshake_timeout", CT_TLS, 0, 0, 0, 0},
     {NULL, 0, 0, 0, 0, 0},
 };
 
@@ -593,6 +607,9 @@ static int config_parse_value(const struct config *cfg, const struct config_key 
 		return 0;
 	}
 	case CT_IGNORE: return 0;
+	case CT_TLS:
+		return tlsconf_key(&((struct listener_settings *)base)->tls, k->name, v, e->file,
+		                   e->line, cfg->base_dir, reason, rlen);
 	}
 	snprintf(reason, rlen, "internal error: key type %d", (int)k->type);
 	return -1;
@@ -726,6 +743,13 @@ static int config_build_listener(struct config_ctx *ctx, const struct cfg_sectio
 	for (size_t i = 0; i < l->n_observers; i++)
 		if (config_check_ref(ctx, sec, "observers", l->observers[i]) < 0)
 			return -1;
+	if (tlsconf_check(l->tls, l->name, sec->file, sec->line, ctx->err, ctx->errlen) < 0) {
+		ctx->failed = 1;
+		return -1;
+	}
+	for (size_t i = 0; l->tls && l->tls->enabled && i < l->tls->n_alpn; i++)
+		if (config_check_ref(ctx, sec, "tls_alpn", l->tls->alpn_codecs[i]) < 0)
+			return -1;
 	return 0;
 }
 
@@ -849,6 +873,7 @@ static void config_free_listener(struct listener_settings *l)
 	free(l->policy);
 	cfgval_list_free(l->observers);
 	cfgval_list_free(l->routes);
+	tlsconf_free_settings(l->tls);
 }
 
 void config_free(struct config *cfg)

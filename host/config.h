@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct tls_settings;
+
 struct cfg_entry {
 	char *key;
 	char *value; /* after ${VAR} expansion */
@@ -71,6 +73,7 @@ struct listener_settings {
 	uint64_t max_inflight;        /* pipelined requests awaiting replies; default 64 */
 	uint64_t output_high_water;   /* stop reading above; default 256KiB */
 	uint64_t output_low_water;    /* resume reading below; default 64KiB */
+	struct tls_settings *tls;     /* the tls_* keys (tlsconf.h); NULL when none is set */
 };
 
 struct module_settings {

@@ -22,8 +22,10 @@
 #include "listener.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "pipeline.h"
+#include "tls.h"
 #include "transport.h"
 #include "worker.h"
 
@@ -67,7 +69,37 @@ const char *conn_peer_text(struct mh_conn *c)
 
 static const mh_codec_ops *codec_of(const struct mh_conn *c)
 {
-	return c->sl->codec->desc->codec;
+	return c->codec->desc->codec;
+}
+
+/* The largest unparsed input the conn's codec accepts. */
+static uint64_t conn_max_message(const struct mh_conn *c)
+{
+	if (c->codec == c->sl->codec)
+		return c->sl->max_message;
+	return codec_of(c)->max_message(c->codec);
+}
+
+int conn_codec_start(struct mh_conn *c, struct mh_module *m)
+{
+	const mh_codec_ops *codec = m->desc->codec;
+	c->flags &= ~CONN_HANDSHAKE;
+	c->msg_started_ms = 0;
+	c->codec = m;
+	if (codec->conn_state_size <= sizeof(c->codec_inline)) {
+		c->codec_state = c->codec_inline;
+	} else if (!(c->codec_state = calloc(1, codec->conn_state_size))) {
+		return -1;
+	}
+	if (codec->conn_init) {
+		shm_mark_running(m);
+		int r = codec->conn_init(m, c, c->codec_state);
+		shm_mark_running(NULL);
+		if (r < 0)
+			return -1;
+	}
+	c->flags |= CONN_CODEC_READY;
+	return 0;
 }
 
 struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockaddr *peer,
@@ -80,7 +112,8 @@ struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockadd
 	}
 	c->fd = fd;
 	c->sl = sl;
-	c->transport = &transport_plain;
+	c->transport = sl->tls ? &transport_tls : &transport_plain;
+	c->codec = sl->codec;
 	c->id = ((uint64_t)(worker_id() + 1) << 48) | ++conn_next_id;
 	if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
 		memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen : sizeof(c->peer));
@@ -91,34 +124,23 @@ struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockadd
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 
-	const mh_codec_ops *codec = codec_of(c);
-	if (codec->conn_state_size <= sizeof(c->codec_inline)) {
-		c->codec_state = c->codec_inline;
-	} else if (!(c->codec_state = calloc(1, codec->conn_state_size))) {
-		goto fail;
-	}
-	if (codec->conn_init) {
-		shm_mark_running(sl->codec);
-		int r = codec->conn_init(sl->codec, c, c->codec_state);
-		shm_mark_running(NULL);
-		if (r < 0)
-			goto fail;
-	}
-	c->flags |= CONN_CODEC_READY;
 	event_assign(&c->ev, worker_base(), fd, 0, conn_event_cb, c);
 	worker_conn_added(c);
 	pipeline_observe(c, MH_EVENT_CONN_OPEN, NULL, NULL, 0);
+	/* A transport with a handshake starts the codec when it is done. */
+	if (c->transport->open) {
+		c->flags |= CONN_HANDSHAKE;
+		c->msg_started_ms = conn_now_ms();
+		if (c->transport->open(c) < 0) {
+			log_error("listener '%s': cannot set up %s for %s", sl->ls->name,
+			          c->transport->name, conn_peer_text(c));
+			c->flags |= CONN_CLOSE_NOW;
+		}
+	} else if (conn_codec_start(c, sl->codec) < 0) {
+		c->flags |= CONN_CLOSE_NOW;
+	}
 	conn_update(c);
 	return c;
-fail:
-	if ((c->flags & CONN_CODEC_READY) && codec->conn_fini)
-		codec->conn_fini(sl->codec, c, c->codec_state);
-	if (c->codec_state != c->codec_inline)
-		free(c->codec_state);
-	arena_free(&c->arena);
-	free(c);
-	close(fd);
-	return NULL;
 }
 
 /* ---- closing ------------------------------------------------------------ */
@@ -146,7 +168,8 @@ static void conn_on_readable(struct mh_conn *c);
 void conn_drain(struct mh_conn *c)
 {
 	c->flags |= CONN_DRAINING;
-	if (!(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW | CONN_READ_PAUSED | CONN_PEER_EOF | CONN_REAP))) {
+	if (!(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW | CONN_READ_PAUSED | CONN_PEER_EOF | CONN_REAP |
+	                  CONN_HANDSHAKE))) {
 		c->flags |= CONN_IN_CALLBACK;
 		conn_on_readable(c);
 		c->flags &= ~CONN_IN_CALLBACK;
@@ -157,7 +180,6 @@ void conn_drain(struct mh_conn *c)
 /* Cancel async work, free queued messages, release codec state. */
 static void conn_free(struct mh_conn *c)
 {
-	struct serve_listener *sl = c->sl;
 	event_del(&c->ev);
 	while (c->inflight_head) {
 		struct mh_msg *req = c->inflight_head;
@@ -173,11 +195,13 @@ static void conn_free(struct mh_conn *c)
 	pipeline_observe(c, MH_EVENT_CONN_CLOSE, NULL, NULL, 0);
 	const mh_codec_ops *codec = codec_of(c);
 	if ((c->flags & CONN_CODEC_READY) && codec->conn_fini) {
-		shm_mark_running(sl->codec);
-		codec->conn_fini(sl->codec, c, c->codec_state);
+		shm_mark_running(c->codec);
+		codec->conn_fini(c->codec, c, c->codec_state);
 		shm_mark_running(NULL);
 	}
 	worker_conn_removed(c);
+	if (c->transport->close)
+		c->transport->close(c);
 	close(c->fd);
 	if (c->in)
 		msg_buf_put(c->in);
@@ -224,8 +248,8 @@ static void conn_encode_error(struct mh_conn *c, int status, const char *text)
 	const mh_codec_ops *codec = codec_of(c);
 	if (!codec->encode_error || ensure_out(c) < 0)
 		return;
-	shm_mark_running(c->sl->codec);
-	codec->encode_error(c->sl->codec, c, c->codec_state, status, text, (mh_buf *)c->out);
+	shm_mark_running(c->codec);
+	codec->encode_error(c->codec, c, c->codec_state, status, text, (mh_buf *)c->out);
 	shm_mark_running(NULL);
 }
 
@@ -234,6 +258,7 @@ static void conn_encode_ready(struct mh_conn *c)
 {
 	const mh_codec_ops *codec = codec_of(c);
 	struct mh_msg *req;
+	int encoded = 0;
 	while ((req = c->inflight_head) && req->state == MSG_DONE) {
 		c->inflight_head = req->next;
 		if (!c->inflight_head)
@@ -246,6 +271,9 @@ static void conn_encode_ready(struct mh_conn *c)
 			c->flags |= CONN_CLOSE_NOW;
 			return;
 		}
+		/* Observers see the reply whole, before the codec takes its body:
+		 * they can read its size and still add headers. */
+		pipeline_observe(c, MH_EVENT_MSG_OUT, reply, NULL, 0);
 		if (reply->is_error) {
 			/* A codec without an error form can only close. */
 			if (!codec->encode_error)
@@ -253,17 +281,19 @@ static void conn_encode_ready(struct mh_conn *c)
 			conn_encode_error(c, reply->status, status_text(reply->status));
 		} else {
 			msg_body(reply);
-			shm_mark_running(c->sl->codec);
-			int r = codec->encode(c->sl->codec, c, c->codec_state, reply, (mh_buf *)c->out);
+			shm_mark_running(c->codec);
+			int r = codec->encode(c->codec, c, c->codec_state, reply, (mh_buf *)c->out);
 			shm_mark_running(NULL);
 			if (r < 0)
 				c->flags |= CONN_CLOSING;
 		}
 		if (reply->close_after)
 			c->flags |= CONN_CLOSING;
-		pipeline_observe(c, MH_EVENT_MSG_OUT, reply, NULL, 0);
 		msg_free(req);
+		encoded = 1;
 	}
+	if (encoded)
+		metrics_host_bytes(c);
 }
 
 /* Write what the socket takes now; schedule the rest. */
@@ -312,16 +342,16 @@ static void conn_decode(struct mh_conn *c)
 	while (!(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW)) && evbuffer_get_length(c->in) > 0 &&
 	       c->n_inflight < sl->ls->max_inflight) {
 		struct mh_msg *msg = NULL;
-		shm_mark_running(sl->codec);
-		int r = codec->decode(sl->codec, c, c->codec_state, (mh_buf *)c->in, &msg);
+		shm_mark_running(c->codec);
+		int r = codec->decode(c->codec, c, c->codec_state, (mh_buf *)c->in, &msg);
 		shm_mark_running(NULL);
 		if (r == MH_DECODE_NEED_MORE) {
 			if (msg)
 				msg_free(msg);
-			if (evbuffer_get_length(c->in) > sl->max_message) {
+			if (evbuffer_get_length(c->in) > conn_max_message(c)) {
 				char text[128];
 				snprintf(text, sizeof(text), "message larger than %llu bytes",
-				         (unsigned long long)sl->max_message);
+				         (unsigned long long)conn_max_message(c));
 				conn_fail(c, MH_STATUS_TOO_LARGE, text, "message_size");
 			}
 			break;
@@ -381,10 +411,25 @@ static void conn_on_readable(struct mh_conn *c)
 	conn_write_now(c);
 }
 
+/* The transport's handshake made progress (or failed, or finished). */
+static void conn_on_handshake(struct mh_conn *c)
+{
+	int r = c->transport->handshake(c);
+	if (r == TRANSPORT_ERROR)
+		c->flags |= CONN_CLOSE_NOW;
+	else if (r == TRANSPORT_OK && !(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW)))
+		conn_on_readable(c); /* records may have come with the last flight */
+}
+
 static void conn_on_timeout(struct mh_conn *c)
 {
 	struct serve_listener *sl = c->sl;
-	if (c->events & EV_WRITE) {
+	if (c->flags & CONN_HANDSHAKE) {
+		if (conn_now_ms() - c->msg_started_ms + 5 < c->transport->handshake_timeout_ms(c))
+			return; /* re-armed below with the time left */
+		c->transport->handshake_timed_out(c);
+		conn_abort(c, NULL);
+	} else if (c->events & EV_WRITE) {
 		log_info("listener '%s': write timeout for %s: peer not reading", sl->ls->name,
 		         conn_peer_text(c));
 		pipeline_observe(c, MH_EVENT_LIMIT, NULL, "write_timeout", 0);
@@ -402,16 +447,63 @@ static void conn_on_timeout(struct mh_conn *c)
 	}
 }
 
+/* A lingering close: after our FIN, read and drop what the peer still
+ * sends until it closes too or the time is up.  Closing with unread input
+ * would send a reset, which can destroy the error reply still in flight. */
+#define CONN_LINGER_MS 2000
+
+static void conn_on_lingering(struct mh_conn *c, short what)
+{
+	unsigned char sink[16384];
+	if (what & EV_TIMEOUT || conn_now_ms() >= c->msg_started_ms) {
+		c->flags |= CONN_CLOSE_NOW;
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		ssize_t r = read(c->fd, sink, sizeof(sink));
+		if (r > 0)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		c->flags |= CONN_CLOSE_NOW; /* EOF or error: done */
+		return;
+	}
+}
+
+/* Start a lingering close if it helps: a plain connection we close on our
+ * side while the peer may still be sending.  Returns 1 if started. */
+static int conn_start_lingering(struct mh_conn *c)
+{
+	static const struct timeval linger = { CONN_LINGER_MS / 1000, 0 };
+	if ((c->flags & (CONN_CLOSE_NOW | CONN_LINGERING | CONN_PEER_EOF)) ||
+	    !(c->flags & CONN_CLOSING) || c->transport != &transport_plain)
+		return 0;
+	c->flags |= CONN_LINGERING;
+	c->transport->shutdown(c);
+	c->msg_started_ms = conn_now_ms() + CONN_LINGER_MS; /* the deadline */
+	event_del(&c->ev);
+	event_assign(&c->ev, worker_base(), c->fd, EV_READ | EV_PERSIST, conn_event_cb, c);
+	c->events = EV_READ;
+	event_add(&c->ev, &linger);
+	return 1;
+}
+
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mh_conn *c = arg;
 	c->flags |= CONN_IN_CALLBACK;
-	if (what & EV_TIMEOUT) {
+	if (c->flags & CONN_LINGERING) {
+		conn_on_lingering(c, what);
+	} else if (what & EV_TIMEOUT) {
 		conn_on_timeout(c);
+	} else if (c->flags & CONN_HANDSHAKE) {
+		conn_on_handshake(c);
 	} else {
+		/* A transport read blocked on sending goes on when writable. */
+		short own = c->transport->events ? c->transport->events(c) : 0;
 		if (what & EV_WRITE)
 			conn_write_now(c);
-		if ((what & EV_READ) && !(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW)))
+		if (((what & EV_READ) || (what & own)) && !(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW)))
 			conn_on_readable(c);
 	}
 	c->flags &= ~CONN_IN_CALLBACK;
@@ -419,6 +511,31 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- the state machine: which events and which timeout ---------------------- */
+
+/* Register the conn's one event for want (EV_READ/EV_WRITE) with timeout
+ * tv (NULL: none). */
+static void conn_arm(struct mh_conn *c, short want, const struct timeval *tv)
+{
+	if (want != c->events) {
+		event_del(&c->ev);
+		event_assign(&c->ev, worker_base(), c->fd, want | EV_PERSIST, conn_event_cb, c);
+		c->events = want;
+	}
+	if (want)
+		event_add(&c->ev, tv);
+	else
+		event_del(&c->ev);
+}
+
+/* The transport's handshake: its own events, and the time left. */
+static void conn_arm_handshake(struct mh_conn *c)
+{
+	uint64_t limit = c->transport->handshake_timeout_ms(c);
+	uint64_t elapsed = conn_now_ms() - c->msg_started_ms;
+	uint64_t rest = elapsed < limit ? limit - elapsed : 0;
+	struct timeval left = {(time_t)(rest / 1000), (suseconds_t)((rest % 1000) * 1000)};
+	conn_arm(c, c->transport->events(c), &left);
+}
 
 static int conn_finished(const struct mh_conn *c)
 {
@@ -446,9 +563,17 @@ static void conn_update(struct mh_conn *c)
 	if (c->flags & CONN_REAP)
 		return;
 	if (conn_finished(c)) {
+		if (conn_start_lingering(c))
+			return;
+		if ((c->flags & CONN_LINGERING) && !(c->flags & CONN_CLOSE_NOW))
+			return; /* still draining the peer */
 		event_del(&c->ev);
 		c->flags |= CONN_REAP;
 		worker_reap_later(c);
+		return;
+	}
+	if (c->flags & CONN_HANDSHAKE) {
+		conn_arm_handshake(c);
 		return;
 	}
 	struct serve_listener *sl = c->sl;
@@ -487,6 +612,8 @@ static void conn_update(struct mh_conn *c)
 		want |= EV_READ;
 	if (out > 0)
 		want |= EV_WRITE;
+	if (c->transport->events)
+		want |= c->transport->events(c);
 
 	struct timeval left;
 	const struct timeval *tv = NULL;
@@ -501,13 +628,8 @@ static void conn_update(struct mh_conn *c)
 	} else if (c->n_inflight == 0) {
 		tv = sl->idle_tv;
 	}
-	if (want != c->events) {
-		event_del(&c->ev);
-		event_assign(&c->ev, worker_base(), c->fd, want | EV_PERSIST, conn_event_cb, c);
-		c->events = want;
-	}
-	if (want)
-		event_add(&c->ev, tv);
-	else
-		event_del(&c->ev);
+	conn_arm(c, want, tv);
+	/* Plaintext the transport already holds: no readiness will tell. */
+	if ((want & EV_READ) && c->transport->pending && c->transport->pending(c) > 0)
+		event_active(&c->ev, EV_READ, 0);
 }

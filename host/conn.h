@@ -34,6 +34,8 @@ enum conn_flag {
 	CONN_CODEC_READY = 1u << 7,  /* codec conn_init ran */
 	CONN_INFLIGHT_FULL = 1u << 8, /* decoding stopped at max_inflight */
 	CONN_SERVED = 1u << 9,        /* at least one reply went out */
+	CONN_HANDSHAKE = 1u << 10,    /* the transport's handshake runs; no codec yet */
+	CONN_LINGERING = 1u << 11,    /* sent FIN; reading what the peer still sends */
 };
 
 struct mh_conn {
@@ -45,6 +47,8 @@ struct mh_conn {
 	struct evbuffer *in, *out; /* created on first use */
 	struct serve_listener *sl;
 	const struct transport_ops *transport;
+	void *transport_state;   /* the transport's (TLS: struct tls_conn) */
+	struct mh_module *codec; /* the listener's, or the one ALPN chose */
 	void *codec_state;
 	struct arena *arena;
 	struct mh_msg *inflight_head, *inflight_tail;
@@ -52,7 +56,9 @@ struct mh_conn {
 	struct mh_conn *reap_next;
 	uint64_t id;
 	uint64_t bytes_in, bytes_out; /* on the wire (after TLS) */
-	uint64_t msg_started_ms; /* when the unparsed input began; 0 = none */
+	uint64_t counted_in, counted_out; /* of those, already in the metrics */
+	uint64_t msg_started_ms; /* when the unparsed input began; 0 = none;
+	                          * in CONN_HANDSHAKE: when the handshake began */
 	char *error_text;        /* from conn_set_error, in the arena */
 	int error_status;
 	char *peer_text;         /* formatted on first use, in the arena */
@@ -69,6 +75,11 @@ struct mh_conn {
  * (owned by the worker's list until closed), or NULL after closing fd. */
 struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockaddr *peer,
                          socklen_t peerlen);
+/* Start codec (a codec module) on c: its state and conn_init.  Called at
+ * accept, or by a transport when its handshake is done (ALPN may have
+ * chosen the codec); clears CONN_HANDSHAKE.  Returns 0, or -1 (the codec
+ * refused or no memory: close c). */
+int conn_codec_start(struct mh_conn *c, struct mh_module *codec);
 /* Close after the output queued so far is written (deferred, safe inside
  * callbacks). */
 void conn_close(struct mh_conn *c);

@@ -10,6 +10,7 @@
 #include "loader.h"
 #include "modhost.h"
 #include "route.h"
+#include "tlsconf.h"
 
 static const char *role_name(uint32_t role)
 {
@@ -84,6 +85,11 @@ int generation_build(const char *main_path, const struct generation *previous, u
 		goto fail;
 	if (check_chains(gen, err, errlen) < 0)
 		goto fail;
+	/* Certificates, keys, CRLs and OCSP files are read again on every
+	 * build: a reload picks up replaced files, and a bad one fails the
+	 * build (modhostd -t reports it; on reload the old generation serves). */
+	if (tlsconf_build(gen, err, errlen) < 0)
+		goto fail;
 	if (bind_sockets &&
 	    listener_open_all(gen->cfg, previous ? previous->listeners : NULL,
 	                      previous ? previous->cfg : NULL, &gen->listeners, err, errlen) < 0)
@@ -101,6 +107,8 @@ void generation_free(struct generation *gen)
 		return;
 	if (gen->listeners)
 		listener_release_all(gen->listeners);
+	if (gen->cfg)
+		tlsconf_free(gen);
 	if (gen->mods)
 		modules_free(gen->mods);
 	if (gen->cfg)

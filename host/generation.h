@@ -9,12 +9,14 @@
 struct config;
 struct module_set;
 struct listener_set;
+struct tls_listener;
 
 struct generation {
 	unsigned id;
 	struct config *cfg;
 	struct module_set *mods;
 	struct listener_set *listeners;
+	struct tls_listener **tls; /* per listener, NULL when plain (tlsconf.h) */
 };
 
 /* Read and check main_path and everything it names, load the modules

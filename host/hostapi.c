@@ -32,6 +32,7 @@
 
 /* ---- logging and instances ------------------------------------------- */
 
+static void api_log(mh_module *m, int level, const char *fmt, ...) MH_PRINTF(3, 4);
 static void api_log(mh_module *m, int level, const char *fmt, ...)
 {
 	if (!log_enabled(level))
@@ -108,6 +109,7 @@ static int api_buf_add(mh_buf *b, const void *data, size_t len)
 	return evbuffer_add(EVB(b), data, len);
 }
 
+static int api_buf_printf(mh_buf *b, const char *fmt, ...) MH_PRINTF(2, 3);
 static int api_buf_printf(mh_buf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -221,6 +223,7 @@ static void *api_conn_alloc(mh_conn *c, size_t size)
 	return arena_alloc(&c->arena, size);
 }
 
+static void api_conn_set_error(mh_conn *c, int status, const char *fmt, ...) MH_PRINTF(3, 4);
 static void api_conn_set_error(mh_conn *c, int status, const char *fmt, ...)
 {
 	char text[512];
@@ -364,6 +367,16 @@ static mh_msg *api_msg_request(mh_msg *reply)
 	return reply->request;
 }
 
+static int api_conn_send_interim(mh_conn *c, const void *data, size_t len)
+{
+	if (c->n_inflight > 0 || (c->flags & (CONN_CLOSING | CONN_CLOSE_NOW)))
+		return -1;
+	if (!c->out && !(c->out = msg_buf_get()))
+		return -1;
+	/* Written with the replies right after this decode step. */
+	return evbuffer_add(c->out, data, len);
+}
+
 /* ---- ABI 1.1: TLS, outbound, metrics, shared zones, status ------------------- */
 
 static const mh_tls_info *api_conn_tls(const mh_conn *c)
@@ -461,4 +474,5 @@ const mh_host_api hostapi_table = {
 	.shm_zone = api_shm_zone,
 	.host_state = status_host_state,
 	.status_render = api_status_render,
+	.conn_send_interim = api_conn_send_interim,
 };

@@ -30,7 +30,8 @@ int log_enabled(int level);
 /* Write one line.  module may be NULL; it appears as module=NAME. */
 void log_write(int level, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void log_vwrite(int level, const char *module, const char *fmt, va_list ap);
+void log_vwrite(int level, const char *module, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #define log_error(...) log_write(MH_LOG_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...) log_write(MH_LOG_WARN, NULL, __VA_ARGS__)

@@ -22,7 +22,9 @@
 #include "loader.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "shm.h"
+#include "status.h"
 #include "worker.h"
 
 /* A worker that dies sooner than this after its start counts as failing to
@@ -123,6 +125,7 @@ static void worker_child(struct master *ms, struct worker_proc *p)
 	if (getppid() == 1)
 		_exit(0); /* the master is already gone */
 	shm_set_self(p->slot);
+	shm_set_modules(ms->gen->mods);
 	shm_get()->slots[p->slot].pid = getpid();
 	log_set_process("worker", p->id);
 	if (drop_privileges(&ms->gen->cfg->server) < 0)
@@ -141,8 +144,8 @@ static int spawn(struct master *ms, struct worker_proc *p)
 	slot->generation = p->gen_id;
 	slot->worker_id = p->id;
 	slot->ready = 0;
-	slot->in_module = 0;
-	slot->running[0] = '\0';
+	slot->running = 0;
+	memset(slot->modules, 0, sizeof(slot->modules));
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("cannot fork worker %d: %s", p->id, strerror(errno));
@@ -207,6 +210,18 @@ static void signal_workers(struct master *ms, int sig, int only_old)
 
 /* ---- events ------------------------------------------------------------------ */
 
+/* Tell gen's observer modules, in the master, that a worker is restarted
+ * or a reload succeeded (MH_EVENT_WORKER). */
+static void master_notify(struct generation *gen, const char *detail)
+{
+	mh_event ev = {.struct_size = sizeof(ev), .type = MH_EVENT_WORKER, .detail = detail};
+	for (size_t i = 0; i < gen->mods->n; i++) {
+		struct mh_module *m = gen->mods->mods[i];
+		if ((m->desc->roles & MH_ROLE_OBSERVER) && m->desc->observer->event)
+			m->desc->observer->event(m, &ev);
+	}
+}
+
 static void describe_exit(int status, char *out, size_t outlen)
 {
 	if (WIFSIGNALED(status))
@@ -228,6 +243,12 @@ static void on_child_exit(struct master *ms, pid_t pid, int status)
 	describe_exit(status, how, sizeof(how));
 	struct shm_slot *slot = &shm_get()->slots[p->slot];
 	int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	/* Its connections are gone and it no longer serves (health, limits). */
+	slot->pid = -1; /* reserved: the slot waits for its replacement */
+	slot->ready = 0;
+	slot->connections = 0;
+	memset((void *)slot->listener_conns, 0, sizeof(slot->listener_conns));
+	metrics_slot_exited(p->slot);
 	if (p->stopping || ms->stopping || p->gen_id != ms->gen->id) {
 		if (clean)
 			log_info("worker %d (pid %d, generation %u) finished", p->id, (int)pid, p->gen_id);
@@ -238,8 +259,9 @@ static void on_child_exit(struct master *ms, pid_t pid, int status)
 		return;
 	}
 	char running[SHM_NAME_MAX + 32];
-	if (slot->in_module)
-		snprintf(running, sizeof(running), "module '%s'", slot->running);
+	const char *module = shm_running_module(slot);
+	if (module)
+		snprintf(running, sizeof(running), "module '%s'", module);
 	else
 		snprintf(running, sizeof(running), "the host");
 	uint64_t now = now_ms();
@@ -253,8 +275,10 @@ static void on_child_exit(struct master *ms, pid_t pid, int status)
 		if (delay > RESPAWN_MAX_DELAY_MS)
 			delay = RESPAWN_MAX_DELAY_MS;
 	}
+	metrics_host_worker_restart();
 	log_error("worker %d (pid %d) %s while running %s; restarting in %llums", p->id,
 	          (int)pid, how, running, (unsigned long long)delay);
+	master_notify(ms->gen, "restart");
 	p->pid = 0;
 	p->respawn_at_ms = now + delay;
 }
@@ -281,9 +305,12 @@ static void reload(struct master *ms)
 	log_info("reload: reading %s", ms->main_path);
 	if (generation_build(ms->main_path, ms->gen, ms->gen->id + 1, 1, &next, err,
 	                     sizeof(err)) < 0) {
+		metrics_host_reload(0, err);
 		log_error("reload failed: %s; generation %u keeps serving", err, ms->gen->id);
 		return;
 	}
+	metrics_host_reload(1, NULL);
+	master_notify(next, "reload");
 	struct generation *old = ms->gen;
 	ms->gen = next;
 	if (log_open(next->cfg->log.file, next->cfg->log.level, next->cfg->log.format, err,
@@ -312,9 +339,11 @@ static int reload_single(struct generation *cur, struct generation **next)
 	char err[2048];
 	log_info("reload: reading %s", cur->cfg->main_file);
 	if (generation_build(cur->cfg->main_file, cur, cur->id + 1, 1, next, err, sizeof(err)) < 0) {
+		metrics_host_reload(0, err);
 		log_error("reload failed: %s; generation %u keeps serving", err, cur->id);
 		return -1;
 	}
+	metrics_host_reload(1, NULL);
 	const struct log_settings *lg = &(*next)->cfg->log;
 	if (log_open(lg->file, lg->level, lg->format, err, sizeof(err)) < 0)
 		log_error("reload: %s; logging continues as before", err);
@@ -424,10 +453,11 @@ int master_run(const char *main_path)
 	struct master ms = { .main_path = main_path, .sigfd = -1 };
 	sigset_t set;
 
-	if (shm_create(err, sizeof(err)) < 0) {
+	if (shm_create(err, sizeof(err)) < 0 || metrics_init(err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return 1;
 	}
+	status_init();
 	signals_mask(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);

@@ -1,18 +1,72 @@
-/* host/metrics.h — metrics in the shared-memory zone: families registered
- * in the master, per-worker value slots, summed when rendered. */
+/* host/metrics.h — metrics in shared memory: families and series registered
+ * under a process-shared lock, values in per-worker rows written with plain
+ * stores, summed across rows when rendered as Prometheus text (0.0.4).
+ * See doc/internals/metrics.md. */
 #ifndef MH_METRICS_H
 #define MH_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "modhost.h"
 
+struct evbuffer;
+struct mh_conn;
+struct mh_msg;
+
+/* Capacities of the area, fixed when the master maps it. */
+#define METRICS_MAX_FAMILIES 256
+#define METRICS_MAX_SERIES   4096
+#define METRICS_MAX_LABELS   8
+#define METRICS_MAX_BUCKETS  32
+#define METRICS_NAME_MAX     128
+#define METRICS_HELP_MAX     256
+#define METRICS_VALUE_MAX    128          /* bytes of one label value kept; longer ones are cut */
+#define METRICS_CELLS        8192         /* value cells per row (a histogram takes buckets + 2) */
+#define METRICS_POOL         (256 * 1024) /* bytes for label values */
+
+/* Map the area and register the host's own families.  Call once in the
+ * master, before any fork.  Returns 0, or -1 with err. */
+int metrics_init(char *err, size_t errlen);
+
+/* The host table's metric calls (api/modhost.h).  metrics_register returns
+ * the family (the same one when a family of that name, type and labels
+ * exists: a reload's load hook gets its family back), or NULL after logging
+ * why.  Updates on a NULL family, or of the wrong kind, do nothing. */
 mh_metric *metrics_register(mh_module *m, int type, const char *name, const char *help,
                             const char *label_names, const double *buckets, size_t n_buckets);
 void metrics_add(mh_metric *metric, const char *const *label_values, double value);
 void metrics_set(mh_metric *metric, const char *const *label_values, double value);
 void metrics_observe(mh_metric *metric, const char *const *label_values, double value);
-/* Append the Prometheus text exposition of every family to out. */
+/* Append the Prometheus text exposition of every family to out.  Returns 0,
+ * or -1 when out of memory. */
 int metrics_render(struct evbuffer *out);
+
+/* ---- the host's own metrics ----------------------------------------------- */
+
+/* In the master, after worker `slot` exited: its gauges drop to zero (its
+ * counters stay: they are part of the host's totals). */
+void metrics_slot_exited(int slot);
+/* From pipeline_observe, for every event of every connection, whether or
+ * not observer modules are configured. */
+void metrics_host_event(struct mh_conn *c, int type, struct mh_msg *msg, const char *detail,
+                        uint64_t value);
+/* Create listener's series now (zeros before the first connection). */
+void metrics_host_listener(const char *listener);
+/* A limit was hit outside a connection's events (max_connections,
+ * max_inflight). */
+void metrics_host_limit(const char *listener, const char *limit);
+/* In the master: a worker is being restarted after dying. */
+void metrics_host_worker_restart(void);
+/* In the master: a reload finished (ok) or failed with err (a module that
+ * could not load also counts as a module load failure). */
+void metrics_host_reload(int ok, const char *err);
+/* How long one call of a module hook took ("handle", "auth", "policy"). */
+void metrics_host_hook(const struct mh_module *m, const char *hook, uint64_t us);
+
+struct mh_conn;
+/* Add c's wire bytes since the last count (written plus queued) to its
+ * listener's counters; called once replies are encoded. */
+void metrics_host_bytes(struct mh_conn *c);
 
 #endif

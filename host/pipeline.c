@@ -5,10 +5,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/buffer.h>
+
 #include "config.h"
 #include "conn.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "pipeline.h"
 #include "route.h"
@@ -25,6 +28,7 @@ void pipeline_observe(struct mh_conn *c, int type, struct mh_msg *msg, const cha
                       uint64_t value)
 {
 	struct serve_listener *sl = c->sl;
+	metrics_host_event(c, type, msg, detail, value); /* with or without observers */
 	if (sl->n_observers == 0)
 		return;
 	if (type == MH_EVENT_MSG_OUT && msg && msg->request)
@@ -59,11 +63,15 @@ static void reply_error(struct mh_msg *req, int status)
  * where every module declines denies (a configured chain never fails open). */
 static int run_auth(const struct serve_route *r, struct mh_msg *req)
 {
+	int timed = req->started_us != 0; /* observers listen: time the hooks */
 	for (size_t i = 0; i < r->n_auth; i++) {
 		struct mh_module *m = r->auth[i];
+		uint64_t t0 = timed ? now_us() : 0;
 		shm_mark_running(m);
 		int rc = m->desc->auth->check(m, req, req->reply);
 		shm_mark_running(NULL);
+		if (timed)
+			metrics_host_hook(m, "auth", now_us() - t0);
 		if (rc == MH_AUTH_ALLOW)
 			return 0;
 		if (rc == MH_AUTH_DENY) {
@@ -136,6 +144,9 @@ void pipeline_run(struct mh_conn *c, struct mh_msg *req)
 		return;
 	}
 	req->reply->request = req;
+	/* Decoding stops behind this request: the in-flight limit is reached. */
+	if (c->n_inflight >= sl->ls->max_inflight && c->in && evbuffer_get_length(c->in) > 0)
+		metrics_host_limit(sl->ls->name, "max_inflight");
 	const struct serve_route *r = sl->n_routes ? pick_route(sl, req) : &sl->chain;
 	pipeline_observe(c, MH_EVENT_MSG_IN, req, NULL, 0);
 	if (!r->handler) {
@@ -145,9 +156,12 @@ void pipeline_run(struct mh_conn *c, struct mh_msg *req)
 	if (run_auth(r, req) < 0)
 		return;
 	if (r->policy) {
+		uint64_t t0 = req->started_us ? now_us() : 0;
 		shm_mark_running(r->policy);
 		int rc = r->policy->desc->policy->check(r->policy, req, req->reply);
 		shm_mark_running(NULL);
+		if (t0)
+			metrics_host_hook(r->policy, "policy", now_us() - t0);
 		if (rc != MH_POLICY_PASS) {
 			reply_error(req, MH_STATUS_TOO_MANY);
 			return;
@@ -156,9 +170,12 @@ void pipeline_run(struct mh_conn *c, struct mh_msg *req)
 
 	struct mh_module *h = r->handler;
 	req->handler = h;
+	uint64_t t0 = req->started_us ? now_us() : 0;
 	shm_mark_running(h);
 	int rc = h->desc->handler->handle(h, req, req->reply);
 	shm_mark_running(NULL);
+	if (t0)
+		metrics_host_hook(h, "handle", now_us() - t0);
 	switch (rc) {
 	case MH_HANDLE_DONE:
 		req->state = MSG_DONE;

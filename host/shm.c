@@ -86,23 +86,28 @@ uint64_t shm_listener_connections(unsigned gen, size_t index)
 	return n;
 }
 
-/* Called around every module hook: two plain stores on the message path;
- * the name is copied only when the module changes, so that the master can
- * read it after the worker died. */
-void shm_mark_running(const struct mh_module *m)
+void shm_set_modules(const struct module_set *set)
 {
-	static const struct mh_module *named;
 	if (!self)
 		return;
-	if (!m) {
-		self->in_module = 0;
+	for (size_t i = 0; i < set->n && i < SHM_MAX_MODULES; i++)
+		snprintf(self->modules[i], SHM_NAME_MAX, "%s", set->mods[i]->name);
+}
+
+const char *shm_running_module(const struct shm_slot *slot)
+{
+	uint32_t r = slot->running;
+	if (r == 0 || r > SHM_MAX_MODULES || !slot->modules[r - 1][0])
+		return NULL;
+	return slot->modules[r - 1];
+}
+
+/* Called around every module hook, on the message path: one store. */
+void shm_mark_running(const struct mh_module *m)
+{
+	if (!self)
 		return;
-	}
-	if (m != named) {
-		snprintf(self->running, sizeof(self->running), "%s", m->name);
-		named = m;
-	}
-	self->in_module = 1;
+	self->running = m && m->index < SHM_MAX_MODULES ? (uint32_t)m->index + 1 : 0;
 }
 
 /* Zones live as long as the master: workers inherit the mappings, and a

@@ -8,7 +8,8 @@
 #include <sys/types.h>
 
 #define SHM_MAX_SLOTS 1024
-#define SHM_NAME_MAX 64
+#define SHM_NAME_MAX 32   /* module names in crash reports are cut to this */
+#define SHM_MAX_MODULES 64 /* modules a crash report can name */
 #define SHM_MAX_LISTENERS 64 /* listeners whose connections are counted host-wide */
 
 struct shm_slot {
@@ -19,8 +20,8 @@ struct shm_slot {
 	volatile uint64_t connections;
 	volatile uint64_t accepted;
 	volatile uint32_t listener_conns[SHM_MAX_LISTENERS]; /* by listener index in its generation */
-	volatile uint32_t in_module; /* a module hook is running */
-	char running[SHM_NAME_MAX]; /* the last module called */
+	volatile uint32_t running; /* 1 + index of the module whose hook runs; 0 = the host */
+	char modules[SHM_MAX_MODULES][SHM_NAME_MAX]; /* the worker's modules, by index */
 };
 
 struct shm_zone {
@@ -45,6 +46,14 @@ struct shm_slot *shm_self(void);
 uint64_t shm_host_connections(void);
 
 struct mh_module;
+struct module_set;
+/* Copy the names of set's modules into the calling worker's slot, so that
+ * marking a running module is one store and the master can still name it
+ * after the worker died. */
+void shm_set_modules(const struct module_set *set);
+/* The name of the module slot was running when it stopped, or NULL. */
+const char *shm_running_module(const struct shm_slot *slot);
+
 /* A named shared zone for module m (shm_zone in the host table): made on
  * first request, in the master before workers fork, and kept for the life
  * of the master so that a reload's load hook gets the same memory back.

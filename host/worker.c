@@ -19,9 +19,11 @@
 #include "listener.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "route.h"
 #include "shm.h"
+#include "status.h"
 #include "worker.h"
 
 /* Connections accepted per readiness event, per listener: bounded so that
@@ -147,6 +149,7 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 	struct serve_listener *sl = arg;
 	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
 		if (listener_full(sl)) {
+			metrics_host_limit(sl->ls->name, "max_connections");
 			/* Leave further connections in the kernel's queue.  Closes
 			 * in this worker resume at once; other workers' closes are
 			 * noticed by a short poll. */
@@ -350,6 +353,7 @@ static void worker_switch(struct generation *next)
 	r->next = self->retired;
 	self->retired = r;
 	self->gen = next;
+	status_serving(next);
 	self->sls = sls;
 	self->n_sls = next->cfg->n_listeners;
 	for (size_t i = 0; i < self->n_sls; i++)
@@ -420,6 +424,7 @@ static int setup_listener(struct serve_listener *sl, struct generation *gen, siz
 	sl->index = i;
 	sl->sock = gen->listeners->socks[i];
 	sl->codec = chain_module(gen, ls->codec);
+	sl->tls = gen->tls ? gen->tls[i] : NULL;
 	sl->observers = calloc(gen->mods->n + 1, sizeof(*sl->observers));
 	sl->routes = calloc(ls->n_routes + 1, sizeof(*sl->routes));
 	if (!sl->observers || !sl->routes ||
@@ -441,6 +446,7 @@ static int setup_listener(struct serve_listener *sl, struct generation *gen, siz
 				sl->observers[sl->n_observers++] = gen->mods->mods[k];
 	}
 	sl->max_message = sl->codec->desc->codec->max_message(sl->codec);
+	metrics_host_listener(ls->name);
 	sl->idle_tv = common_timeout(ls->idle_timeout_ms);
 	sl->read_tv = common_timeout(ls->read_timeout_ms);
 	sl->write_tv = common_timeout(ls->write_timeout_ms);
@@ -499,6 +505,7 @@ int worker_run(struct generation **genp, int id, worker_reload_fn reload)
 	}
 	for (size_t i = 0; i < w.n_sls; i++)
 		set_accepting(&w.sls[i], 1);
+	status_serving(gen);
 	struct shm_slot *slot = shm_self();
 	if (slot)
 		slot->ready = 1;

@@ -16,6 +16,7 @@ struct mh_conn;
 struct event_base;
 
 struct route_settings;
+struct tls_listener;
 
 /* One chain a request can take: a route's, or the listener's own (rs NULL;
  * its handler may be NULL when the listener only has routes). */
@@ -32,6 +33,7 @@ struct serve_listener {
 	const struct listener_settings *ls;
 	struct listener_socket *sock;
 	struct mh_module *codec;
+	struct tls_listener *tls;   /* tls = on: the generation's credentials; else NULL */
 	struct serve_route chain;   /* the listener's own */
 	struct serve_route *routes; /* in match order */
 	size_t n_routes;

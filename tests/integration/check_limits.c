@@ -141,8 +141,10 @@ START_TEST(test_peer_that_never_reads_costs_bounded_memory)
 	fprintf(stderr,
 	        "backpressure: %llu KiB sent unread; worker RSS %ld KiB, baseline %ld KiB\n",
 	        (unsigned long long)(sent_bytes >> 10), rss, base);
+	/* Under ASan freed memory sits in its quarantine and RSS means
+	 * nothing; the rest of the test (every reply arrives) still runs. */
 	harness_assert(
-	    rss > 0 && rss < bound,
+	    harness_sanitized() || (rss > 0 && rss < bound),
 	    "worker RSS %ld KiB after %llu KiB sent unread; bound %ld KiB (baseline %ld)", rss,
 	    (unsigned long long)(sent_bytes >> 10), bound, base);
 

@@ -176,6 +176,7 @@ START_TEST(test_start_refuses_a_module_built_for_another_abi)
 	struct harness_daemon *d =
 	    harness_start(CONF_WORKERS("1", "") "[module x]\nfile = %s\n",
 	                  harness_test_module("testhandler"), harness_test_module("abi_v2"));
+	harness_expect_errors(d, "built for ABI 2\\.3");
 	int st = wait_exit_ok(d, HARNESS_WAIT_MS);
 	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0,
 	               "modhostd with an ABI 2 module: wait status %d", st);
@@ -483,6 +484,7 @@ START_TEST(test_reload_with_a_broken_config_keeps_the_old_generation)
 	echo_ok(fd, "before");
 
 	size_t from = harness_log_size(d);
+	harness_expect_errors(d, "reload failed: .*unknown key 'bogus'");
 	harness_rewrite_config(d, CONF_WORKERS("2", "bogus = 1\n"), th);
 	harness_signal(d, SIGHUP);
 	char re[512];
@@ -520,6 +522,7 @@ START_TEST(test_reload_adding_a_module_of_another_abi_is_refused)
 	echo_ok(fd, "before");
 
 	size_t from = harness_log_size(d);
+	harness_expect_errors(d, "reload failed: .*built for ABI 2\\.3");
 	harness_rewrite_config(d, CONF_WORKERS("2", "") "[module x]\nfile = %s\n", th,
 	                       harness_test_module("abi_v2"));
 	harness_signal(d, SIGHUP);
@@ -575,6 +578,7 @@ START_TEST(test_killed_worker_is_replaced_and_the_survivor_keeps_serving)
 	}
 
 	from = harness_log_size(d);
+	harness_expect_errors(d, "killed by signal 9 ");
 	kill(victim, SIGKILL);
 	char re[256];
 	snprintf(
@@ -622,8 +626,10 @@ END_TEST
 
 START_TEST(test_crash_in_a_module_is_logged_with_its_name)
 {
+	harness_expect_crashes();
 	struct harness_daemon *d =
 	    harness_start_ready(CONF_WORKERS("1", ""), harness_test_module("testhandler"));
+	harness_expect_errors(d, "killed by signal 11 ");
 	int port = harness_port(d, "frames");
 	pid_t worker;
 	harness_wait_workers(d, 1, &worker);

@@ -48,13 +48,23 @@ struct harness_daemon {
 	int eof;
 	char conf[PATH_MAX];
 	char log_path[PATH_MAX];
+	struct harness_expect *expects; /* error lines the test allows */
+	int allow_all_errors;
+	int checked; /* the log check ran */
 	struct harness_daemon *next;
+};
+
+/* One regex of error lines a test allows (harness_expect_errors). */
+struct harness_expect {
+	regex_t rx;
+	struct harness_expect *next;
 };
 
 /* Per test process (Check forks one per test). */
 static struct harness_daemon *harness_daemons;
 static char harness_dir[PATH_MAX - 64];
 static unsigned harness_n_started;
+static int harness_crashes_expected;
 
 /* ---- failing ------------------------------------------------------------ */
 
@@ -246,6 +256,156 @@ static void *harness_reader(void *arg)
 	return NULL;
 }
 
+/* ---- sanitizers ----------------------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HARNESS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HARNESS_ASAN 1
+#endif
+#endif
+
+int harness_sanitized(void)
+{
+#ifdef HARNESS_ASAN
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+void harness_expect_crashes(void)
+{
+	harness_crashes_expected = 1;
+}
+
+/* "NAME=" + the inherited value + ":" + more (or just more), newly
+ * allocated. */
+static char *harness_env_join(const char *name, const char *more)
+{
+	const char *old = getenv(name);
+	char *v;
+	if (asprintf(&v, "%s=%s%s%s", name, old && *old ? old : "", old && *old ? ":" : "",
+	             more) < 0)
+		harness_fail_at(__FILE__, __LINE__, "asprintf", "out of memory");
+	return v;
+}
+
+/* The daemon's environment: ours, with sanitizer options added.  A UBSan
+ * report prints its stack; with harness_expect_crashes the sanitizers
+ * leave fatal signals alone.  The options are later in the string, so
+ * they win over inherited ones.  Free with harness_free_env. */
+static char **harness_daemon_env(void)
+{
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = calloc(n + 3, sizeof(*env));
+	if (!env)
+		harness_fail_at(__FILE__, __LINE__, "calloc", "out of memory");
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0 ||
+		    strncmp(environ[i], "UBSAN_OPTIONS=", 14) == 0)
+			continue;
+		if (!(env[k++] = strdup(environ[i])))
+			harness_fail_at(__FILE__, __LINE__, "strdup", "out of memory");
+	}
+	env[k++] = harness_env_join("ASAN_OPTIONS",
+	                            harness_crashes_expected
+	                                ? "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:"
+	                                  "handle_sigill=0:handle_abort=0"
+	                                : "halt_on_error=1");
+	env[k++] = harness_env_join("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+	return env;
+}
+
+static void harness_free_env(char **env)
+{
+	for (size_t i = 0; env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* ---- checking a daemon's log --------------------------------------------------- */
+
+static void harness_compile(const char *file, int line, regex_t *rx, const char *re);
+
+void harness_expect_errors(struct harness_daemon *d, const char *re)
+{
+	if (!re) {
+		d->allow_all_errors = 1;
+		return;
+	}
+	struct harness_expect *e = calloc(1, sizeof(*e));
+	if (!e)
+		harness_fail_at(__FILE__, __LINE__, "calloc", "out of memory");
+	harness_compile(__FILE__, __LINE__, &e->rx, re);
+	e->next = d->expects;
+	d->expects = e;
+}
+
+/* What no test may allow: the first words of every sanitizer report. */
+static const char *const harness_sanitizer_marks[] = {
+    "AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "ThreadSanitizer",
+    "MemorySanitizer",  "runtime error: ",
+};
+
+/* Is line (NUL-terminated) a problem?  Returns a short reason, or NULL. */
+static const char *harness_bad_line(struct harness_daemon *d, const regex_t *error_rx,
+                                    const char *line)
+{
+	for (size_t i = 0; i < sizeof(harness_sanitizer_marks) / sizeof(harness_sanitizer_marks[0]);
+	     i++)
+		if (strstr(line, harness_sanitizer_marks[i]))
+			return "sanitizer report";
+	if (d->allow_all_errors || regexec(error_rx, line, 0, NULL, 0) != 0)
+		return NULL;
+	for (struct harness_expect *e = d->expects; e; e = e->next)
+		if (regexec(&e->rx, line, 0, NULL, 0) == 0)
+			return NULL;
+	return "unexpected error";
+}
+
+/* Fail the test if d's log has a sanitizer report or an error line the
+ * test did not allow.  The log is complete: the reader has ended. */
+static void harness_check_log(struct harness_daemon *d)
+{
+	regex_t error_rx;
+	char found[2048];
+	size_t used = 0;
+	int bad = 0;
+	if (d->checked)
+		return;
+	d->checked = 1;
+	/* text: "TIME ERROR proc[pid]: ", logfmt: level=error, json. */
+	harness_compile(__FILE__, __LINE__, &error_rx,
+	                "^[^ ]+ ERROR [^ ]+\\[[0-9]+\\]: |(^|[[:space:]])level=error([[:space:]]|$)|"
+	                "\"level\":\"error\"");
+	found[0] = '\0';
+	pthread_mutex_lock(&d->mu);
+	for (char *line = d->log; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		const char *why = harness_bad_line(d, &error_rx, line);
+		if (why && bad++ < 5 && used < sizeof(found))
+			used += (size_t)snprintf(found + used, sizeof(found) - used, "\n  [%s] %.300s",
+			                         why, line);
+		if (nl)
+			*nl = '\n';
+		line = nl ? nl + 1 : NULL;
+	}
+	pthread_mutex_unlock(&d->mu);
+	regfree(&error_rx);
+	if (bad)
+		harness_fail_at(__FILE__, __LINE__, "daemon log",
+		                "%s has %d line(s) the test did not expect:%s%s\n(a test that "
+		                "provokes error lines allows them with harness_expect_errors)",
+		                d->log_path, bad, found, bad > 5 ? "\n  ..." : "");
+}
+
 /* ---- the daemon ---------------------------------------------------------- */
 
 struct harness_daemon *harness_start(const char *config_fmt, ...)
@@ -284,6 +444,7 @@ struct harness_daemon *harness_start(const char *config_fmt, ...)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	char *argv[] = {(char *)modhostd, "-f", "-c", d->conf, NULL};
+	char **envp = harness_daemon_env();
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
@@ -306,9 +467,10 @@ struct harness_daemon *harness_start(const char *config_fmt, ...)
 		sigaction(SIGPIPE, &dfl, NULL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(argv[0], argv);
+		execve(argv[0], argv, envp);
 		_exit(127);
 	}
+	harness_free_env(envp);
 	close(pfd[1]);
 	d->pid = pid;
 	d->err_fd = pfd[0];
@@ -541,14 +703,23 @@ void harness_stop(struct harness_daemon *d)
 		close(d->tee_fd);
 		d->tee_fd = -1;
 	}
+	harness_check_log(d);
 }
 
 void harness_cleanup(void)
 {
+	/* Stop them all first, so that a failed log check prints every log. */
+	for (struct harness_daemon *d = harness_daemons; d; d = d->next)
+		harness_stop(d);
 	while (harness_daemons) {
 		struct harness_daemon *d = harness_daemons;
 		harness_daemons = d->next;
-		harness_stop(d);
+		while (d->expects) {
+			struct harness_expect *e = d->expects;
+			d->expects = e->next;
+			regfree(&e->rx);
+			free(e);
+		}
 		pthread_mutex_destroy(&d->mu);
 		pthread_cond_destroy(&d->cv);
 		free(d->log);

@@ -9,7 +9,12 @@
  * failing test exits without its teardown (Check's fork mode), so the
  * daemon is also started with PR_SET_PDEATHSIG = SIGKILL: it dies with the
  * test process, and its workers follow it.  On failure the temporary folder
- * (config and modhostd.log) is kept and the log is printed to stderr. */
+ * (config and modhostd.log) is kept and the log is printed to stderr.
+ *
+ * Like nginx's test harness, stopping a daemon (harness_stop, and so
+ * harness_cleanup) checks its whole log: a sanitizer report, or an
+ * error-level line the test did not announce with harness_expect_errors,
+ * fails the test. */
 #ifndef MH_TEST_HARNESS_H
 #define MH_TEST_HARNESS_H
 
@@ -113,13 +118,32 @@ void harness_signal(struct harness_daemon *d, int sig);
  * status in *status, or 0 if it is still running. */
 int harness_wait_exit(struct harness_daemon *d, int timeout_ms, int *status);
 /* Kill (SIGKILL to its process group) and reap the daemon if it still
- * runs, and stop following its log.  The log stays readable. */
+ * runs, and stop following its log.  The log stays readable.  The first
+ * call then checks the log (see harness_expect_errors) and fails the test,
+ * printing the log, on a sanitizer report or an unexpected error line. */
 void harness_stop(struct harness_daemon *d);
-/* Stop every daemon, print nothing, remove the temporary folder.  For the
- * checked teardown. */
+/* Stop (and check) every daemon, remove the temporary folder; prints
+ * nothing unless a log check fails.  For the checked teardown. */
 void harness_cleanup(void);
 /* Print the log of every daemon started by this test to stderr. */
 void harness_dump_logs(void);
+
+/* ---- what a daemon may log ------------------------------------------------ */
+
+/* Allow error-level lines (text "ERROR", logfmt level=error, JSON
+ * "level":"error") matching the extended regex re in d's log; re NULL
+ * allows every one.  Call once per kind of error the test provokes.
+ * Sanitizer reports ("AddressSanitizer", "LeakSanitizer", "runtime
+ * error:") can never be allowed. */
+void harness_expect_errors(struct harness_daemon *d, const char *re);
+/* For a test that crashes a daemon's process on purpose: daemons started
+ * after this call run with the sanitizers' own SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL and abort handlers off, so the process dies of the signal as in a
+ * plain build (and prints no report).  Changes nothing in a plain build. */
+void harness_expect_crashes(void);
+/* 1 when this build has AddressSanitizer: its allocator and shadow memory
+ * make memory figures (RSS bounds) meaningless, so tests skip those. */
+int harness_sanitized(void);
 
 /* ---- processes ----------------------------------------------------------------- */
 

@@ -9,6 +9,9 @@
  *                        blocking handler), then reply PAYLOAD
  *   "crash"             raise(SIGSEGV) inside the handler
  *   "close:PAYLOAD"     reply PAYLOAD, then the host closes the connection
+ *   "whoami"            reply "worker=N plain", or for TLS "worker=N tls=VERSION
+ *                        alpn=ID sni=NAME verified=0|1 subject=DN sha256=HEX
+ *                        san=A|B" (conn_tls; "-" for what is absent)
  *   anything else       echo
  * It logs "sleeping MSms" / "blocking MSms" when such a request arrives,
  * "cancelled a pending reply" when the host cancels one, and, with
@@ -173,6 +176,25 @@ fail:
 	return MH_HANDLE_ERROR;
 }
 
+/* "whoami": the worker and the connection's TLS identity (conn_tls). */
+static int testhandler_whoami(mh_msg *req, mh_msg *reply)
+{
+	const mh_tls_info *t = host->conn_tls(host->msg_conn(req));
+	mh_buf *out = host->msg_body(reply);
+	if (!t)
+		return host->buf_printf(out, "worker=%d plain", host->worker_id()) < 0 ? -1 : 0;
+#define TH_S(s) ((s) ? (s) : "-")
+	if (host->buf_printf(out, "worker=%d tls=%s alpn=%s sni=%s verified=%d subject=%s sha256=%s san=",
+	                     host->worker_id(), TH_S(t->version), TH_S(t->alpn), TH_S(t->sni), t->verified,
+	                     TH_S(t->subject_dn), TH_S(t->fingerprint_sha256)) < 0)
+		return -1;
+	for (size_t i = 0; t->san && t->san[i]; i++)
+		if (host->buf_printf(out, "%s%s", i ? "|" : "", t->san[i]) < 0)
+			return -1;
+	return host->buf_printf(out, "%s", t->san && t->san[0] ? "" : "-") < 0 ? -1 : 0;
+#undef TH_S
+}
+
 static int testhandler_handle(mh_module *m, mh_msg *req, mh_msg *reply)
 {
 	mh_buf *body = host->msg_body(req);
@@ -197,6 +219,10 @@ static int testhandler_handle(mh_module *m, mh_msg *req, mh_msg *reply)
 		raise(SIGSEGV);
 		return MH_HANDLE_DONE; /* not reached unless SIGSEGV is ignored */
 	}
+	if (host->buf_length(body) == 6 && testhandler_starts_with(body, "whoami"))
+		return testhandler_whoami(req, reply) < 0 ? (host->msg_set_status(reply, MH_STATUS_INTERNAL),
+		                                             MH_HANDLE_ERROR)
+		                                          : MH_HANDLE_DONE;
 	if (testhandler_starts_with(body, "close:")) {
 		if (testhandler_reply_rest(req, reply, 6) < 0)
 			goto fail;

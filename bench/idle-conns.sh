@@ -4,9 +4,12 @@
 # divided by N.  Measures modhostd (workers = 1: the worker's RSS) with
 # fresh connections and with connections that have echoed one message, and,
 # if nginx is installed, an nginx worker holding the same N connections.
+# With TLS=1 (the default when certtool is installed) both again over TLS:
+# connections that finished a full handshake (ECDSA P-256 certificate) and
+# then stay idle.
 #
 # usage: bench/idle-conns.sh            (from a build folder, or BUILD=DIR)
-# env:   CONNS=10000 WORKERS=1 TARGET_BYTES=512
+# env:   CONNS=10000 WORKERS=1 TARGET_BYTES=512 TLS=1
 # RSS counts user-space memory only; the kernel's socket buffers are not in
 # it (they are the same for every server).
 set -u
@@ -16,6 +19,7 @@ CONNS=${CONNS:-10000}
 WORKERS=${WORKERS:-1}
 TARGET_BYTES=${TARGET_BYTES:-512}
 NGX_WC=20000 # nginx worker_connections
+TLS=${TLS:-1}
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -33,6 +37,7 @@ measure() {
 	out=$LIB_TMP/idle.out
 	fds0=$(lib_fd_count "$pid")
 	before=$(lib_settled_rss_kb "$pid")
+	: >"$out" # not the last run's lines: the background start truncates it late
 	$(lib_pin "$CLIENT_CPU") "$MH_BENCH" --port "$port" --idle "$CONNS" --hold 600 "$@" >"$out" 2>&1 &
 	hpid=$!
 	LIB_PIDS="$LIB_PIDS $hpid"
@@ -68,9 +73,11 @@ MH_USED=$LAST_BYTES
 lib_stop "$LIB_PID"
 
 # nginx: one worker, a `return 200` server, run from a temp prefix.
-# start_nginx WORKER_CONNECTIONS: sets NGX_PID (master), NGX_WORKER, NGX_PORT.
+# start_nginx WORKER_CONNECTIONS [ssl]: sets NGX_PID (master), NGX_WORKER,
+# NGX_PORT.  With ssl, the server speaks TLS with the bench certificate.
 start_nginx() {
-	local dir=$LIB_TMP/nginx-$1
+	local dir=$LIB_TMP/nginx-$1${2:-} ssl=""
+	[ -n "${2:-}" ] && ssl="ssl; ssl_certificate $LIB_TMP/cert.pem; ssl_certificate_key $LIB_TMP/key.pem; ssl_session_tickets off"
 	mkdir -p "$dir/logs"
 	NGX_PORT=$(lib_free_port) || lib_die "no free port for nginx"
 	cat >"$dir/nginx.conf" <<-EOF
@@ -89,7 +96,7 @@ start_nginx() {
 		uwsgi_temp_path $dir/uwsgi;
 		scgi_temp_path $dir/scgi;
 		server {
-			listen 127.0.0.1:$NGX_PORT;
+			listen 127.0.0.1:$NGX_PORT $ssl;
 			location / { return 200 "ok\n"; }
 		}
 	}
@@ -126,6 +133,32 @@ else
 	echo "# nginx is not installed: skipping it (apt-get install nginx to compare)"
 fi
 
+# TLS: the same, with every connection through a full handshake first.
+MH_TLS="" NGX_TLS=""
+if [ "$TLS" = 1 ] && command -v certtool >/dev/null 2>&1; then
+	printf 'cn = "localhost"\ndns_name = "localhost"\ntls_www_server\nexpiration_days = 2\n' \
+		>"$LIB_TMP/cert.tmpl"
+	certtool --generate-privkey --key-type=ecdsa --outfile "$LIB_TMP/key.pem" >/dev/null 2>&1 &&
+		certtool --generate-self-signed --load-privkey "$LIB_TMP/key.pem" \
+			--template "$LIB_TMP/cert.tmpl" --outfile "$LIB_TMP/cert.pem" >/dev/null 2>&1 ||
+		lib_die "certtool could not make a certificate"
+	lib_modhost_conf "$LIB_TMP/modhost-tls" "$WORKERS" "max_connections = $((CONNS + 1000))"
+	printf 'tls = on\ntls_certificate = %s %s\n' "$LIB_TMP/cert.pem" "$LIB_TMP/key.pem" \
+		>>"$LIB_TMP/modhost-tls/conf.d/50-listener-bench.ini"
+	lib_start_modhost "$LIB_TMP/modhost-tls" "$SERVER_CPU"
+	measure "modhost TLS (handshaken)" "$LIB_WORKER" "$LIB_PORT" --tls
+	MH_TLS=$LAST_BYTES
+	lib_stop "$LIB_PID"
+	if command -v nginx >/dev/null 2>&1; then
+		start_nginx "$NGX_WC" ssl
+		measure "nginx TLS (handshaken)" "$NGX_WORKER" "$NGX_PORT" --tls
+		NGX_TLS=$LAST_BYTES
+		lib_stop "$NGX_PID"
+	fi
+elif [ "$TLS" = 1 ]; then
+	echo "# certtool is not installed: skipping TLS (apt-get install gnutls-bin)"
+fi
+
 echo
 echo "# bytes of server RSS per idle connection (target <= $TARGET_BYTES)"
 verdict() {
@@ -141,4 +174,6 @@ if [ -n "$NGX_BYTES" ]; then
 	echo "nginx fresh:            $NGX_BYTES (modhost/nginx $(awk -v m="$MH_FRESH" -v n="$NGX_BYTES" 'BEGIN {printf "%.2f", (n > 0 ? m / n : 0)}'))"
 	echo "nginx fresh + its preallocated slot: $((NGX_BYTES + NGX_SLOT))"
 fi
+[ -n "$MH_TLS" ] && echo "modhost TLS idle:       $MH_TLS"
+[ -n "$NGX_TLS" ] && echo "nginx TLS idle:         $NGX_TLS (modhost/nginx $(awk -v m="$MH_TLS" -v n="$NGX_TLS" 'BEGIN {printf "%.2f", (n > 0 ? m / n : 0)}'))"
 exit 0

@@ -133,6 +133,9 @@ lib_modhost_conf() {
 # LIB_WORKER (the first worker, or the master when workers = 0).
 lib_start_modhost() {
 	local dir=$1 cpu=$2 log=$1/modhostd.log line
+	# Empty the log first: the background start truncates it only once it
+	# runs, and a previous run's port must not be read meanwhile.
+	: >"$log"
 	$(lib_pin "$cpu") "$MODHOSTD" -f -c "$dir/modhost.ini" >"$log" 2>&1 &
 	LIB_PID=$!
 	LIB_PIDS="$LIB_PIDS $LIB_PID"
@@ -148,6 +151,7 @@ lib_start_modhost() {
 # Start bench/epoll-echo pinned to CPU.  Sets LIB_PID and LIB_PORT.
 lib_start_epoll_echo() {
 	local cpu=$1 out=$LIB_TMP/epoll-echo.out line
+	: >"$out"
 	$(lib_pin "$cpu") "$EPOLL_ECHO" 0 >"$out" 2>&1 &
 	LIB_PID=$!
 	LIB_PIDS="$LIB_PIDS $LIB_PID"

@@ -1,6 +1,7 @@
 /* bench/mh-bench.c — modhost's load generator: many connections on one
- * libevent loop sending request messages of a wire protocol (lenprefix or
- * line), checking every reply against what was sent and recording latency
+ * libevent loop sending request messages of a wire protocol (lenprefix,
+ * line or RESP; see bench/proto.c), over TCP or TLS (GnuTLS), checking every
+ * reply against what was sent and recording latency
  * in a log-bucketed histogram; or, with --idle, opening connections and
  * holding them idle so a server's memory per connection can be measured.
  *
@@ -12,9 +13,9 @@
  * from the intended time, so a server stall shows up in the percentiles
  * instead of silently slowing the sender (coordinated omission).
  *
- * Protocols are a table of encode-request / parse-reply functions
- * (bench_protos); socket I/O goes through bench_conn_recv / bench_conn_send,
- * the two places a TLS transport would hook in. */
+ * Protocols are a table of encode-request / parse-reply / expected-reply
+ * functions (bench/proto.c); socket I/O goes through bench_conn_recv /
+ * bench_conn_send, which use GnuTLS records on a TLS connection (--tls). */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -34,131 +35,14 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <gnutls/gnutls.h>
 
 #include "histogram.h"
+#include "proto.h"
 
 #define BENCH_READ_CHUNK     (256 * 1024)
 #define BENCH_CONNECT_WINDOW 256 /* connects in progress at once */
 #define BENCH_STAMP_MAX      11  /* base-32 digits of the sequence number */
-
-/* ---- growable byte buffer ------------------------------------------------ */
-
-/* Bytes data[off..len) are live; cap is the allocation. */
-struct bytes {
-	uint8_t *data;
-	size_t off, len, cap;
-};
-
-/* Make room for n more bytes after len.  Returns 0, or -1 out of memory. */
-static int bytes_reserve(struct bytes *b, size_t n)
-{
-	if (b->off > 0 && b->off == b->len)
-		b->off = b->len = 0;
-	if (b->len + n <= b->cap)
-		return 0;
-	if (b->off > 0) { /* slide the live bytes to the front first */
-		memmove(b->data, b->data + b->off, b->len - b->off);
-		b->len -= b->off;
-		b->off = 0;
-		if (b->len + n <= b->cap)
-			return 0;
-	}
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + n)
-		cap *= 2;
-	uint8_t *p = realloc(b->data, cap);
-	if (!p)
-		return -1;
-	b->data = p;
-	b->cap = cap;
-	return 0;
-}
-
-static int bytes_add(struct bytes *b, const void *p, size_t n)
-{
-	if (bytes_reserve(b, n) < 0)
-		return -1;
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	return 0;
-}
-
-static size_t bytes_live(const struct bytes *b)
-{
-	return b->len - b->off;
-}
-
-/* Drop the live bytes and give the memory back: idle connections should
- * cost the generator little. */
-static void bytes_release(struct bytes *b)
-{
-	free(b->data);
-	memset(b, 0, sizeof(*b));
-}
-
-/* ---- protocols ------------------------------------------------------------- */
-
-/* One wire protocol.  encode appends a request carrying payload[0..len) to
- * out (0, or -1 out of memory).  parse looks at the front of in[0..n): it
- * returns the length of one whole reply and points *body at the payload it
- * carries, 0 when more bytes are needed, or -1 when the bytes cannot be a
- * reply.  text says payloads must not contain CR or LF. */
-struct bench_proto {
-	const char *name;
-	bool text;
-	int (*encode)(struct bytes *out, const uint8_t *payload, size_t len);
-	ssize_t (*parse)(const uint8_t *in, size_t n, const uint8_t **body, size_t *body_len);
-};
-
-static int lenprefix_encode(struct bytes *out, const uint8_t *payload, size_t len)
-{
-	uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-	                  (uint8_t)len};
-	if (bytes_reserve(out, sizeof(hdr) + len) < 0)
-		return -1;
-	memcpy(out->data + out->len, hdr, sizeof(hdr));
-	memcpy(out->data + out->len + sizeof(hdr), payload, len);
-	out->len += sizeof(hdr) + len;
-	return 0;
-}
-
-static ssize_t lenprefix_parse(const uint8_t *in, size_t n, const uint8_t **body, size_t *body_len)
-{
-	if (n < 4)
-		return 0;
-	size_t len = (size_t)in[0] << 24 | (size_t)in[1] << 16 | (size_t)in[2] << 8 | in[3];
-	if (n - 4 < len)
-		return 0;
-	*body = in + 4;
-	*body_len = len;
-	return (ssize_t)(4 + len);
-}
-
-static int line_encode(struct bytes *out, const uint8_t *payload, size_t len)
-{
-	if (bytes_reserve(out, len + 1) < 0)
-		return -1;
-	memcpy(out->data + out->len, payload, len);
-	out->data[out->len + len] = '\n';
-	out->len += len + 1;
-	return 0;
-}
-
-static ssize_t line_parse(const uint8_t *in, size_t n, const uint8_t **body, size_t *body_len)
-{
-	const uint8_t *lf = memchr(in, '\n', n);
-	if (!lf)
-		return 0;
-	size_t len = (size_t)(lf - in);
-	*body = in;
-	*body_len = len > 0 && in[len - 1] == '\r' ? len - 1 : len;
-	return (ssize_t)(len + 1);
-}
-
-static const struct bench_proto bench_protos[] = {
-    {"lenprefix", false, lenprefix_encode, lenprefix_parse},
-    {"line", true, line_encode, line_parse},
-};
 
 /* ---- state ------------------------------------------------------------------ */
 
@@ -176,6 +60,9 @@ struct bench_conn {
 	int fd;
 	bool connected, dead;
 	struct event *rev, *wev;
+	struct event *hev;       /* TLS handshake: one-shot read or write wait */
+	gnutls_session_t tls;    /* NULL on plain TCP */
+	size_t tls_again;        /* bytes of a record send to resume (EAGAIN) */
 	bool wev_added;
 	struct bytes in, out;
 	struct bench_req *ring; /* requests in order: n_sent sent, then waiting */
@@ -185,7 +72,7 @@ struct bench_conn {
 
 struct bench_opts {
 	const char *host, *port;
-	const struct bench_proto *proto;
+	const struct proto *proto;
 	unsigned conns, pipeline;
 	size_t size;
 	double duration, warmup, rate, drain;
@@ -194,6 +81,10 @@ struct bench_opts {
 	unsigned idle; /* --idle N: hold N connections instead of loading */
 	double hold;
 	bool idle_ping;
+	bool tls;           /* --tls */
+	const char *tls_ca; /* --tls-ca: verify the server's chain against it */
+	const char *sni;    /* --sni: server name sent (and verified with --tls-ca) */
+	const char *tls_priority;
 };
 
 struct bench_stats {
@@ -222,6 +113,8 @@ struct bench {
 	unsigned sched_rr; /* next connection, round robin */
 	struct event *phase_ev, *drain_ev, *sig_int, *sig_term;
 	unsigned pinged; /* --idle-ping: connections whose echo came back */
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;
 };
 
 static uint64_t now_ns(void)
@@ -264,13 +157,20 @@ static const uint8_t *bench_payload(struct bench *b, uint64_t seq)
 	return b->scratch;
 }
 
-/* True when body is exactly the payload of request seq. */
-static bool bench_payload_matches(struct bench *b, uint64_t seq, const uint8_t *body, size_t len)
+/* True when body[0..len) is what the protocol says the reply to request
+ * seq must carry: a fixed text, or the payload of a request (a RESP nil,
+ * body NULL, matches nothing). */
+static bool bench_reply_matches(struct bench *b, uint64_t seq, const uint8_t *body, size_t len)
 {
+	struct proto_want w;
+	b->o.proto->want(seq, &w);
+	if (!body)
+		return false;
+	if (w.text)
+		return len == strlen(w.text) && memcmp(w.text, body, len) == 0;
 	if (len != b->o.size)
 		return false;
-	const uint8_t *want = bench_payload(b, seq);
-	return memcmp(want, body, len) == 0;
+	return memcmp(bench_payload(b, w.payload_seq), body, len) == 0;
 }
 
 /* ---- connections ---------------------------------------------------------------- */
@@ -285,13 +185,41 @@ static void bench_begin(struct bench *b);
  * (errno set; EAGAIN when nothing is there yet). */
 static ssize_t bench_conn_recv(struct bench_conn *c, uint8_t *buf, size_t max)
 {
-	return recv(c->fd, buf, max, 0);
+	if (!c->tls)
+		return recv(c->fd, buf, max, 0);
+	ssize_t n = gnutls_record_recv(c->tls, buf, max);
+	if (n >= 0)
+		return n;
+	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+		errno = n == GNUTLS_E_AGAIN ? EAGAIN : EINTR;
+	else if (n == GNUTLS_E_PREMATURE_TERMINATION)
+		return 0; /* closed without a close_notify: an EOF all the same */
+	else
+		errno = ECONNRESET;
+	return -1;
 }
 
-/* Send from buf; same return convention as send(2). */
+/* Send from buf; same return convention as send(2).  A TLS record that
+ * could not go out whole is resumed by the next call (GnuTLS wants it
+ * finished before new data), which then reports its length. */
 static ssize_t bench_conn_send(struct bench_conn *c, const uint8_t *buf, size_t len)
 {
-	return send(c->fd, buf, len, MSG_NOSIGNAL);
+	if (!c->tls)
+		return send(c->fd, buf, len, MSG_NOSIGNAL);
+	ssize_t n = c->tls_again ? gnutls_record_send(c->tls, NULL, 0)
+	                         : gnutls_record_send(c->tls, buf, len);
+	if (n >= 0) {
+		c->tls_again = 0;
+		return n;
+	}
+	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+		if (!c->tls_again)
+			c->tls_again = len;
+		errno = n == GNUTLS_E_AGAIN ? EAGAIN : EINTR;
+		return -1;
+	}
+	errno = ECONNRESET;
+	return -1;
 }
 
 /* Close c for good, counting its outstanding measured requests as lost. */
@@ -311,9 +239,16 @@ static void bench_conn_kill(struct bench_conn *c)
 		}
 	}
 	c->n_total = c->n_sent = 0;
-	event_free(c->rev);
-	event_free(c->wev);
-	c->rev = c->wev = NULL;
+	if (c->rev)
+		event_free(c->rev);
+	if (c->wev)
+		event_free(c->wev);
+	if (c->hev)
+		event_free(c->hev);
+	c->rev = c->wev = c->hev = NULL;
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	c->tls = NULL;
 	close(c->fd);
 	c->fd = -1;
 	bytes_release(&c->in);
@@ -351,7 +286,8 @@ static struct bench_req *bench_conn_push(struct bench_conn *c)
 static int bench_conn_encode(struct bench_conn *c, const struct bench_req *r)
 {
 	struct bench *b = c->b;
-	return b->o.proto->encode(&c->out, bench_payload(b, r->seq), b->o.size);
+	return b->o.proto->encode(&c->out, (unsigned)(c - b->conns), r->seq,
+	                          bench_payload(b, r->seq), b->o.size);
 }
 
 /* Put requests on the wire up to the pipeline depth: in the open loop the
@@ -436,7 +372,7 @@ static void bench_conn_reply(struct bench_conn *c, const uint8_t *body, size_t l
 	c->head = (c->head + 1) & (c->ring_cap - 1);
 	c->n_sent--;
 	c->n_total--;
-	bool good = bench_payload_matches(b, r->seq, body, len);
+	bool good = bench_reply_matches(b, r->seq, body, len);
 	if (b->o.idle && good)
 		b->pinged++;
 	if (!r->measured)
@@ -473,25 +409,25 @@ static ssize_t bench_conn_parse(struct bench_conn *c, const uint8_t *buf, size_t
 	return (ssize_t)used;
 }
 
-static void bench_conn_on_read(evutil_socket_t fd, short what, void *arg)
+/* Read once and parse what came.  Returns 1 after handling bytes, 0 when
+ * nothing was there, -1 when the connection is gone. */
+static int bench_conn_read_once(struct bench_conn *c, uint64_t now)
 {
-	struct bench_conn *c = arg;
 	struct bench *b = c->b;
 	ssize_t n = bench_conn_recv(c, b->readbuf, BENCH_READ_CHUNK);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
+		return 0;
 	if (n <= 0) {
 		b->st.closed++;
 		bench_conn_kill(c);
-		return;
+		return -1;
 	}
-	uint64_t now = now_ns();
 	if (bytes_live(&c->in) == 0) {
 		/* The common case: parse straight from the read buffer and
 		 * keep only a partial reply. */
 		ssize_t used = bench_conn_parse(c, b->readbuf, (size_t)n, now);
 		if (used < 0)
-			return;
+			return -1;
 		if ((size_t)used < (size_t)n &&
 		    bytes_add(&c->in, b->readbuf + used, (size_t)n - (size_t)used) < 0)
 			bench_die("out of memory");
@@ -500,11 +436,26 @@ static void bench_conn_on_read(evutil_socket_t fd, short what, void *arg)
 			bench_die("out of memory");
 		ssize_t used = bench_conn_parse(c, c->in.data + c->in.off, bytes_live(&c->in), now);
 		if (used < 0)
-			return;
+			return -1;
 		c->in.off += (size_t)used;
 		if (bytes_live(&c->in) == 0)
 			bytes_release(&c->in);
 	}
+	return c->dead ? -1 : 1;
+}
+
+static void bench_conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench_conn *c = arg;
+	struct bench *b = c->b;
+	uint64_t now = now_ns();
+	int r;
+	/* GnuTLS may hold decrypted records the socket no longer signals. */
+	do
+		r = bench_conn_read_once(c, now);
+	while (r > 0 && c->tls && gnutls_record_check_pending(c->tls) > 0);
+	if (r <= 0)
+		return;
 	if (b->o.idle) {
 		if (b->pinged == b->st.connected)
 			bench_begin(b);
@@ -521,35 +472,123 @@ static void bench_conn_on_write(evutil_socket_t fd, short what, void *arg)
 	bench_conn_flush(arg);
 }
 
+/* c is up (TCP, and TLS when asked): count it, read its replies from now
+ * on, and start the next connects. */
+static void bench_conn_established(struct bench_conn *c)
+{
+	struct bench *b = c->b;
+	b->connecting--;
+	c->connected = true;
+	b->alive++;
+	b->st.connected++;
+	c->rev = event_new(b->base, c->fd, EV_READ | EV_PERSIST, bench_conn_on_read, c);
+	c->wev = event_new(b->base, c->fd, EV_WRITE | EV_PERSIST, bench_conn_on_write, c);
+	if (!c->rev || !c->wev || event_add(c->rev, NULL) < 0)
+		bench_die("cannot create events");
+	bench_start_connects(b);
+}
+
+/* The connect or the TLS handshake of c failed: count it (the first few
+ * are printed), drop c, and start the next connects. */
+static void bench_conn_failed(struct bench_conn *c, const char *what, const char *why)
+{
+	struct bench *b = c->b;
+	b->connecting--;
+	b->st.connect_errors++;
+	if (b->st.connect_errors <= 3)
+		fprintf(stderr, "mh-bench: %s: %s\n", what, why);
+	c->dead = true;
+	if (c->hev)
+		event_free(c->hev);
+	c->hev = NULL;
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	c->tls = NULL;
+	close(c->fd);
+	c->fd = -1;
+	bench_start_connects(b);
+}
+
+static void bench_conn_handshake(struct bench_conn *c);
+
+static void bench_conn_on_handshake(evutil_socket_t fd, short what, void *arg)
+{
+	bench_conn_handshake(arg);
+}
+
+/* Drive c's TLS handshake: done, waiting for the socket (one-shot event
+ * in the direction GnuTLS asks for), or failed. */
+static void bench_conn_handshake(struct bench_conn *c)
+{
+	struct bench *b = c->b;
+	int r;
+	do
+		r = gnutls_handshake(c->tls);
+	while (r < 0 && r != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(r));
+	if (r == GNUTLS_E_SUCCESS) {
+		if (c->hev)
+			event_free(c->hev);
+		c->hev = NULL;
+		bench_conn_established(c);
+		return;
+	}
+	if (r == GNUTLS_E_AGAIN) {
+		short ev = gnutls_record_get_direction(c->tls) ? EV_WRITE : EV_READ;
+		if (c->hev)
+			event_free(c->hev);
+		c->hev = event_new(b->base, c->fd, ev, bench_conn_on_handshake, c);
+		if (!c->hev || event_add(c->hev, NULL) < 0)
+			bench_die("cannot create events");
+		return;
+	}
+	char why[512];
+	snprintf(why, sizeof(why), "%s", gnutls_strerror(r));
+	if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+		gnutls_datum_t text;
+		unsigned status = gnutls_session_get_verify_cert_status(c->tls);
+		if (gnutls_certificate_verification_status_print(
+		        status, gnutls_certificate_type_get(c->tls), &text, 0) == 0) {
+			snprintf(why, sizeof(why), "%s: %s", gnutls_strerror(r), text.data);
+			gnutls_free(text.data);
+		}
+	}
+	bench_conn_failed(c, "TLS handshake", why);
+}
+
+/* Start TLS on c's connected socket: a client session with the shared
+ * credentials and priorities, SNI and verification as the options say. */
+static void bench_conn_tls_start(struct bench_conn *c)
+{
+	struct bench *b = c->b;
+	if (gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0 ||
+	    gnutls_priority_set(c->tls, b->prio) < 0 ||
+	    gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, b->cred) < 0)
+		bench_die("cannot set up a TLS session");
+	if (b->o.sni &&
+	    gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, b->o.sni, strlen(b->o.sni)) < 0)
+		bench_die("bad --sni '%s'", b->o.sni);
+	if (b->o.tls_ca) /* the chain, and the name when --sni gives one */
+		gnutls_session_set_verify_cert(c->tls, b->o.sni, 0);
+	gnutls_transport_set_int(c->tls, c->fd);
+	bench_conn_handshake(c);
+}
+
 /* The non-blocking connect of c finished (or failed). */
 static void bench_conn_on_connect(evutil_socket_t fd, short what, void *arg)
 {
 	struct bench_conn *c = arg;
-	struct bench *b = c->b;
 	int err = 0;
 	socklen_t len = sizeof(err);
-	b->connecting--;
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	event_free(c->wev);
 	c->wev = NULL;
-	if (err) {
-		b->st.connect_errors++;
-		if (b->st.connect_errors <= 3)
-			fprintf(stderr, "mh-bench: connect: %s\n", strerror(err));
-		c->dead = true;
-		close(c->fd);
-		c->fd = -1;
-	} else {
-		c->connected = true;
-		b->alive++;
-		b->st.connected++;
-		c->rev = event_new(b->base, c->fd, EV_READ | EV_PERSIST, bench_conn_on_read, c);
-		c->wev = event_new(b->base, c->fd, EV_WRITE | EV_PERSIST, bench_conn_on_write, c);
-		if (!c->rev || !c->wev || event_add(c->rev, NULL) < 0)
-			bench_die("cannot create events");
-	}
-	bench_start_connects(b);
+	if (err)
+		bench_conn_failed(c, "connect", strerror(err));
+	else if (c->b->o.tls)
+		bench_conn_tls_start(c);
+	else
+		bench_conn_established(c);
 }
 
 /* Start connects until BENCH_CONNECT_WINDOW are in progress; when every
@@ -766,7 +805,7 @@ static void bench_report(struct bench *b)
 	uint64_t errors = st->mismatches + st->lost + st->unanswered + st->protocol_errors;
 	struct histogram *h = b->hist;
 	if (o->json) {
-		printf("{\"proto\":\"%s\",\"host\":\"%s\",\"port\":\"%s\",\"connections\":%u,"
+		printf("{\"proto\":\"%s\",\"tls\":%s,\"host\":\"%s\",\"port\":\"%s\",\"connections\":%u,"
 		       "\"pipeline\":%u,\"size\":%zu,\"mode\":\"%s\",\"rate\":%.1f,"
 		       "\"warmup_s\":%.3f,\"elapsed_s\":%.6f,\"requests\":%llu,\"errors\":%llu,"
 		       "\"mismatches\":%llu,\"lost\":%llu,\"unanswered\":%llu,"
@@ -775,8 +814,8 @@ static void bench_report(struct bench *b)
 		       "\"rps\":%.1f,\"mb_s\":%.3f,\"latency_us\":{\"min\":%.1f,\"mean\":%.1f,"
 		       "\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},"
 		       "\"send_lag_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
-		       o->proto->name, o->host, o->port, o->conns, o->pipeline, o->size,
-		       o->rate > 0 ? "open" : "closed", o->rate, o->warmup, secs,
+		       o->proto->name, o->tls ? "true" : "false", o->host, o->port, o->conns,
+		       o->pipeline, o->size, o->rate > 0 ? "open" : "closed", o->rate, o->warmup, secs,
 		       (unsigned long long)st->ok, (unsigned long long)errors,
 		       (unsigned long long)st->mismatches, (unsigned long long)st->lost,
 		       (unsigned long long)st->unanswered, (unsigned long long)st->protocol_errors,
@@ -789,8 +828,9 @@ static void bench_report(struct bench *b)
 		       us(histogram_max(b->lag)));
 		return;
 	}
-	printf("mh-bench: %s to %s:%s, %u connections, pipeline %u, %zu-byte payload, ",
-	       o->proto->name, o->host, o->port, o->conns, o->pipeline, o->size);
+	printf("mh-bench: %s%s to %s:%s, %u connections, pipeline %u, %zu-byte payload, ",
+	       o->proto->name, o->tls ? " over TLS" : "", o->host, o->port, o->conns, o->pipeline,
+	       o->size);
 	if (o->rate > 0)
 		printf("open loop at %.0f req/s\n", o->rate);
 	else
@@ -821,7 +861,8 @@ static void usage(FILE *out)
 	        "usage: mh-bench [options]\n"
 	        "  --host H          server address (default 127.0.0.1)\n"
 	        "  --port P          server port (default 7000)\n"
-	        "  --proto NAME      lenprefix | line (default lenprefix)\n"
+	        "  --proto NAME      lenprefix | line | resp | resp-set | resp-get | resp-ping\n"
+	        "                    (default lenprefix; see bench/proto.c)\n"
 	        "  -c N              connections (default 50)\n"
 	        "  -P N              requests in flight per connection (default 1)\n"
 	        "  -s BYTES          payload size (default 64)\n"
@@ -833,7 +874,12 @@ static void usage(FILE *out)
 	        "  --json            print the result as one JSON object\n"
 	        "  --idle N          open N connections and hold them idle\n"
 	        "  --hold SECONDS    how long --idle holds them (default 3600; SIGTERM ends it)\n"
-	        "  --idle-ping       with --idle: one echo per connection before holding\n");
+	        "  --idle-ping       with --idle: one echo per connection before holding\n"
+	        "  --tls             speak TLS (GnuTLS) on every connection\n"
+	        "  --tls-ca FILE     verify the server's certificate chain against FILE (PEM);\n"
+	        "                    without it the certificate is not checked\n"
+	        "  --sni NAME        send NAME as the server name (checked with --tls-ca)\n"
+	        "  --tls-priority S  GnuTLS priority string (default NORMAL)\n");
 }
 
 static double parse_num(const char *s, const char *what)
@@ -858,7 +904,11 @@ static void parse_args(struct bench_opts *o, int argc, char **argv)
 		OPT_JSON,
 		OPT_IDLE,
 		OPT_HOLD,
-		OPT_PING
+		OPT_PING,
+		OPT_TLS,
+		OPT_TLS_CA,
+		OPT_SNI,
+		OPT_TLS_PRIO
 	};
 	static const struct option longopts[] = {
 	    {"host", required_argument, NULL, OPT_HOST},
@@ -871,12 +921,17 @@ static void parse_args(struct bench_opts *o, int argc, char **argv)
 	    {"idle", required_argument, NULL, OPT_IDLE},
 	    {"hold", required_argument, NULL, OPT_HOLD},
 	    {"idle-ping", no_argument, NULL, OPT_PING},
+	    {"tls", no_argument, NULL, OPT_TLS},
+	    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+	    {"sni", required_argument, NULL, OPT_SNI},
+	    {"tls-priority", required_argument, NULL, OPT_TLS_PRIO},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	*o = (struct bench_opts){.host = "127.0.0.1",
 	                         .port = "7000",
-	                         .proto = &bench_protos[0],
+	                         .proto = proto_default(),
+	                         .tls_priority = "NORMAL",
 	                         .conns = 50,
 	                         .pipeline = 1,
 	                         .size = 64,
@@ -890,12 +945,9 @@ static void parse_args(struct bench_opts *o, int argc, char **argv)
 		case OPT_HOST: o->host = optarg; break;
 		case OPT_PORT: o->port = optarg; break;
 		case OPT_PROTO:
-			o->proto = NULL;
-			for (size_t i = 0; i < sizeof(bench_protos) / sizeof(bench_protos[0]); i++)
-				if (strcmp(bench_protos[i].name, optarg) == 0)
-					o->proto = &bench_protos[i];
+			o->proto = proto_find(optarg);
 			if (!o->proto)
-				bench_die("unknown protocol '%s' (lenprefix, line)", optarg);
+				bench_die("unknown protocol '%s' (%s)", optarg, proto_names());
 			break;
 		case OPT_RATE: o->rate = parse_num(optarg, "--rate"); break;
 		case OPT_WARMUP: o->warmup = parse_num(optarg, "--warmup"); break;
@@ -904,6 +956,10 @@ static void parse_args(struct bench_opts *o, int argc, char **argv)
 		case OPT_IDLE: o->idle = (unsigned)parse_num(optarg, "--idle"); break;
 		case OPT_HOLD: o->hold = parse_num(optarg, "--hold"); break;
 		case OPT_PING: o->idle_ping = true; break;
+		case OPT_TLS: o->tls = true; break;
+		case OPT_TLS_CA: o->tls_ca = optarg; break;
+		case OPT_SNI: o->sni = optarg; break;
+		case OPT_TLS_PRIO: o->tls_priority = optarg; break;
 		case 'c': o->conns = (unsigned)parse_num(optarg, "-c"); break;
 		case 'P': o->pipeline = (unsigned)parse_num(optarg, "-P"); break;
 		case 's': o->size = (size_t)parse_num(optarg, "-s"); break;
@@ -936,6 +992,8 @@ static void parse_args(struct bench_opts *o, int argc, char **argv)
 		bench_die("-d must be more than 0");
 	if (o->size > UINT32_MAX)
 		bench_die("-s is too large");
+	if ((o->tls_ca || o->sni) && !o->tls)
+		bench_die("--tls-ca and --sni need --tls");
 }
 
 /* Raise the soft open-file limit to the hard one: 10,000 connections need
@@ -965,6 +1023,17 @@ int main(int argc, char **argv)
 	int gai = getaddrinfo(b.o.host, b.o.port, &hints, &b.ai);
 	if (gai)
 		bench_die("%s:%s: %s", b.o.host, b.o.port, gai_strerror(gai));
+
+	if (b.o.tls) {
+		const char *where;
+		if (gnutls_certificate_allocate_credentials(&b.cred) < 0)
+			bench_die("out of memory");
+		if (b.o.tls_ca && gnutls_certificate_set_x509_trust_file(b.cred, b.o.tls_ca,
+		                                                         GNUTLS_X509_FMT_PEM) <= 0)
+			bench_die("--tls-ca %s: no certificate could be read", b.o.tls_ca);
+		if (gnutls_priority_init(&b.prio, b.o.tls_priority, &where) < 0)
+			bench_die("bad --tls-priority at '%s'", where);
+	}
 
 	struct event_config *cfg = event_config_new();
 	if (!cfg)
@@ -1020,6 +1089,10 @@ int main(int argc, char **argv)
 			event_free(c->rev);
 		if (c->wev)
 			event_free(c->wev);
+		if (c->hev)
+			event_free(c->hev);
+		if (c->tls)
+			gnutls_deinit(c->tls);
 		if (c->fd > 0)
 			close(c->fd);
 		bytes_release(&c->in);
@@ -1033,6 +1106,10 @@ int main(int argc, char **argv)
 	event_free(b.sig_term);
 	event_base_free(b.base);
 	freeaddrinfo(b.ai);
+	if (b.o.tls) {
+		gnutls_certificate_free_credentials(b.cred);
+		gnutls_priority_deinit(b.prio);
+	}
 	histogram_free(b.hist);
 	histogram_free(b.lag);
 	free(b.conns);

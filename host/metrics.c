@@ -750,8 +750,6 @@ struct listener_cells {
 	uint32_t accepted, closed, active, bytes_in, bytes_out, msgs_in, msgs_out;
 };
 
-static struct listener_cells listener_cache[SHM_MAX_LISTENERS];
-
 static void listener_cells_fill(struct listener_cells *lc, const char *name)
 {
 	const char *const lv[] = {name};
@@ -765,22 +763,31 @@ static void listener_cells_fill(struct listener_cells *lc, const char *name)
 	snprintf(lc->name, sizeof(lc->name), "%s", name);
 }
 
-void metrics_host_listener(const char *listener)
+struct listener_cells *metrics_listener_cells(const char *listener)
 {
-	struct listener_cells lc;
+	struct listener_cells *lc = calloc(1, sizeof(*lc));
+	if (!lc)
+		return NULL;
+	snprintf(lc->name, sizeof(lc->name), "%s", listener);
 	if (area)
-		listener_cells_fill(&lc, listener);
+		listener_cells_fill(lc, listener);
+	return lc;
 }
 
+void metrics_listener_cells_free(struct listener_cells *lc)
+{
+	free(lc);
+}
+
+/* The cells of c's listener, resolved once when the worker set the
+ * listener up: no lookup on the message path. */
 static struct listener_cells *listener_cells_of(const struct mh_conn *c)
 {
-	static struct listener_cells spare;
-	const char *name = c->sl->ls->name;
-	struct listener_cells *lc =
-	    c->sl->index < SHM_MAX_LISTENERS ? &listener_cache[c->sl->index] : &spare;
-	if (strcmp(lc->name, name) != 0 || !lc->name[0])
-		listener_cells_fill(lc, name);
-	return lc;
+	static struct listener_cells none = {
+		"", METRICS_NONE, METRICS_NONE, METRICS_NONE, METRICS_NONE,
+		METRICS_NONE, METRICS_NONE, METRICS_NONE,
+	};
+	return c->sl->cells ? c->sl->cells : &none;
 }
 
 /* Add c's bytes since the last event.  Out counts what was written plus

@@ -12,6 +12,11 @@
 
 struct evbuffer;
 struct mh_conn;
+struct listener_cells;
+/* The host's per-listener counters of listener, for the worker to keep on
+ * its serve_listener (freed with metrics_listener_cells_free), or NULL. */
+struct listener_cells *metrics_listener_cells(const char *listener);
+void metrics_listener_cells_free(struct listener_cells *lc);
 struct mh_msg;
 
 /* Capacities of the area, fixed when the master maps it. */
@@ -51,8 +56,6 @@ void metrics_slot_exited(int slot);
  * not observer modules are configured. */
 void metrics_host_event(struct mh_conn *c, int type, struct mh_msg *msg, const char *detail,
                         uint64_t value);
-/* Create listener's series now (zeros before the first connection). */
-void metrics_host_listener(const char *listener);
 /* A limit was hit outside a connection's events (max_connections,
  * max_inflight). */
 void metrics_host_limit(const char *listener, const char *limit);

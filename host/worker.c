@@ -288,6 +288,7 @@ static void free_listeners(struct serve_listener *sls, size_t n)
 			free(sls[i].routes[k].auth);
 		free(sls[i].routes);
 		free(sls[i].observers);
+		metrics_listener_cells_free(sls[i].cells);
 	}
 	free(sls);
 }
@@ -446,7 +447,7 @@ static int setup_listener(struct serve_listener *sl, struct generation *gen, siz
 				sl->observers[sl->n_observers++] = gen->mods->mods[k];
 	}
 	sl->max_message = sl->codec->desc->codec->max_message(sl->codec);
-	metrics_host_listener(ls->name);
+	sl->cells = metrics_listener_cells(ls->name);
 	sl->idle_tv = common_timeout(ls->idle_timeout_ms);
 	sl->read_tv = common_timeout(ls->read_timeout_ms);
 	sl->write_tv = common_timeout(ls->write_timeout_ms);

@@ -644,8 +644,16 @@ static int mtls_try(struct harness_daemon *d, int port, const char *crt, const c
 	int ok = 0;
 	if (t.hs == 0) {
 		/* TLS 1.3: the server checks the certificate after our Finished;
-		 * a refusal shows at the first read. */
-		tcli_send(&t, "whoami\n", 7);
+		 * a refusal shows at the first read, or already at this send
+		 * when the server's alert and close arrive first. */
+		ssize_t r;
+		do
+			r = gnutls_record_send(t.s, "whoami\n", 7);
+		while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+		if (r != 7) {
+			tcli_close(&t);
+			return 0;
+		}
 		size_t n = 0;
 		char ch;
 		while (n + 1 < cap && tcli_recv_exact(&t, &ch, 1) == 0 && ch != '\n')

@@ -186,6 +186,25 @@ struct mh_host_api {
 	((host)->struct_size >= offsetof(mh_host_api, fn) + sizeof((host)->fn) && \
 	 (host)->fn != NULL)
 
+/* The HTTP status code that stands for an enum mh_status: what observers
+ * and HTTP-like codecs report for a reply without a protocol code of its
+ * own.  Compiled into the module: not part of the host table. */
+static inline int mh_status_http_code(int status)
+{
+	switch (status) {
+	case MH_STATUS_OK: return 200;
+	case MH_STATUS_BAD_REQUEST: return 400;
+	case MH_STATUS_UNAUTHORIZED: return 401;
+	case MH_STATUS_FORBIDDEN: return 403;
+	case MH_STATUS_NOT_FOUND: return 404;
+	case MH_STATUS_TOO_LARGE: return 413;
+	case MH_STATUS_TOO_MANY: return 429;
+	case MH_STATUS_UNAVAILABLE: return 503;
+	case MH_STATUS_TIMEOUT: return 504;
+	default: return 500;
+	}
+}
+
 /* The lowest host minor this module needs.  Define it before including this
  * header to load into older hosts, when you probe newer calls with
  * MH_HOST_HAS. */

@@ -111,20 +111,8 @@ static int prometheus_handle(mh_module *m, mh_msg *req, mh_msg *reply)
  * else the protocol-neutral status mapped. */
 static int prometheus_code(const mh_msg *reply)
 {
-	static const int codes[] = {
-	    [MH_STATUS_OK] = 200,           [MH_STATUS_BAD_REQUEST] = 400,
-	    [MH_STATUS_UNAUTHORIZED] = 401, [MH_STATUS_FORBIDDEN] = 403,
-	    [MH_STATUS_NOT_FOUND] = 404,    [MH_STATUS_TOO_LARGE] = 413,
-	    [MH_STATUS_TOO_MANY] = 429,     [MH_STATUS_INTERNAL] = 500,
-	    [MH_STATUS_UNAVAILABLE] = 503,  [MH_STATUS_TIMEOUT] = 504,
-	};
 	int code = host->msg_code(reply);
-	int status = host->msg_status(reply);
-	if (code > 0)
-		return code;
-	if (status >= 0 && (size_t)status < sizeof(codes) / sizeof(codes[0]))
-		return codes[status];
-	return 500;
+	return code > 0 ? code : mh_status_http_code(host->msg_status(reply));
 }
 
 /* Each reply: its latency into the route's histogram, its code counted. */

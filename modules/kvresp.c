@@ -170,15 +170,14 @@ static int kvresp_arg_is(const struct kvresp_cmd *c, size_t i, const char *word)
 	return a && len == strlen(word) && strncasecmp(a, word, len) == 0;
 }
 
-/* Parse argument i as a Redis integer (optional '-', digits, no spaces). */
-static int kvresp_arg_ll(const struct kvresp_cmd *c, size_t i, int64_t *v)
+/* Parse len bytes as a Redis integer (optional '-', digits, no spaces, no
+ * leading zeros), as INCR reads a stored value and commands read counts. */
+static int kvresp_value_ll(const uint8_t *v, size_t len, int64_t *out)
 {
-	size_t len;
-	const char *a = kvresp_arg(c, i, &len);
-	if (!a || len == 0 || len > 20)
-		return -1;
 	char tmp[24], *end;
-	memcpy(tmp, a, len);
+	if (len == 0 || len > 20)
+		return -1;
+	memcpy(tmp, v, len);
 	tmp[len] = '\0';
 	if (tmp[0] == '+' || tmp[0] == ' ' || (tmp[0] == '0' && len > 1) ||
 	    (tmp[0] == '-' && (len == 1 || tmp[1] == '0')))
@@ -187,8 +186,16 @@ static int kvresp_arg_ll(const struct kvresp_cmd *c, size_t i, int64_t *v)
 	long long x = strtoll(tmp, &end, 10);
 	if (errno || *end)
 		return -1;
-	*v = x;
+	*out = x;
 	return 0;
+}
+
+/* Parse argument i as a Redis integer. */
+static int kvresp_arg_ll(const struct kvresp_cmd *c, size_t i, int64_t *v)
+{
+	size_t len;
+	const char *a = kvresp_arg(c, i, &len);
+	return a ? kvresp_value_ll((const uint8_t *)a, len, v) : -1;
 }
 
 /* Write one line of at most max bytes of data, quoted for an error text:
@@ -375,25 +382,6 @@ static void kvresp_cmd_del(struct kvresp_cmd *c)
 	}
 	kvstore_unlock(c->s);
 	kvresp_int(c->o, n);
-}
-
-/* Parse a stored value as an integer the way INCR does. */
-static int kvresp_value_ll(const uint8_t *v, size_t len, int64_t *out)
-{
-	char tmp[24], *end;
-	if (len == 0 || len > 20)
-		return -1;
-	memcpy(tmp, v, len);
-	tmp[len] = '\0';
-	if (tmp[0] == '+' || tmp[0] == ' ' || (tmp[0] == '0' && len > 1) ||
-	    (tmp[0] == '-' && (len == 1 || tmp[1] == '0')))
-		return -1;
-	errno = 0;
-	long long x = strtoll(tmp, &end, 10);
-	if (errno || *end)
-		return -1;
-	*out = x;
-	return 0;
 }
 
 /* INCR, DECR, INCRBY, DECRBY: the new value keeps the key's expiry. */

@@ -101,16 +101,7 @@ start_nginx() {
 		}
 	}
 	EOF
-	$(lib_pin "$SERVER_CPU") nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/logs/stderr" 2>&1 &
-	NGX_PID=$!
-	LIB_PIDS="$LIB_PIDS $NGX_PID"
-	lib_wait_listen "$NGX_PORT" 10 || { cat "$dir/logs/stderr" "$dir/logs/error.log" >&2; lib_die "nginx did not start"; }
-	for _ in $(seq 100); do
-		NGX_WORKER=$(lib_children "$NGX_PID" | awk '{print $1}')
-		[ -n "$NGX_WORKER" ] && break
-		sleep 0.05
-	done
-	[ -n "$NGX_WORKER" ] || lib_die "nginx started no worker"
+	lib_start_nginx "$dir" "$NGX_PORT" "$SERVER_CPU"
 }
 
 NGX_BYTES=""

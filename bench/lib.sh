@@ -247,3 +247,21 @@ lib_median() {
 		if (NR == 0) { print "nan"; exit }
 		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+
+# lib_start_nginx DIR PORT CPU: start nginx with DIR/nginx.conf (prefix DIR,
+# logs in DIR/logs) pinned to CPU, wait until it listens on PORT; sets
+# NGX_PID (the master) and NGX_WORKER (its worker's pid).
+lib_start_nginx() {
+	local dir=$1 port=$2 cpu=$3
+	$(lib_pin "$cpu") nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/logs/stderr" 2>&1 &
+	NGX_PID=$!
+	LIB_PIDS="$LIB_PIDS $NGX_PID"
+	lib_wait_listen "$port" 10 || { cat "$dir/logs/stderr" "$dir/logs/error.log" >&2; lib_die "nginx did not start"; }
+	NGX_WORKER=
+	for _ in $(seq 100); do
+		NGX_WORKER=$(lib_children "$NGX_PID" | awk '{print $1}')
+		[ -n "$NGX_WORKER" ] && break
+		sleep 0.05
+	done
+	[ -n "$NGX_WORKER" ] || lib_die "nginx started no worker"
+}

@@ -32,7 +32,7 @@ extern "C" {
 typedef struct mh_module mh_module; /* one configured instance of a module */
 typedef struct mh_conn mh_conn;     /* one accepted connection */
 typedef struct mh_msg mh_msg;       /* one request or reply message */
-typedef struct mh_buf mh_buf;       /* a byte buffer (a chain, zero-copy) */
+typedef struct mh_buf mh_buf;       /* a byte buffer, contiguous */
 typedef struct mh_timer mh_timer;   /* a one-shot timer on a worker's loop */
 typedef struct mh_outbound mh_outbound; /* an outbound connection (ABI 1.1) */
 typedef struct mh_metric mh_metric;     /* a metric family (ABI 1.1) */

@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "arena.h"
+#include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "listener.h"
@@ -299,7 +299,7 @@ static void conn_encode_ready(struct mh_conn *c)
 /* Write what the socket takes now; schedule the rest. */
 static void conn_write_now(struct mh_conn *c)
 {
-	if (!c->out || evbuffer_get_length(c->out) == 0)
+	if (!c->out || buf_length(c->out) == 0)
 		return;
 	int r = c->transport->write(c);
 	if (r == TRANSPORT_ERROR)
@@ -327,7 +327,7 @@ static void conn_fail(struct mh_conn *c, int status, const char *text, const cha
 	conn_encode_ready(c);
 	conn_encode_error(c, status, text);
 	if (c->in)
-		evbuffer_drain(c->in, evbuffer_get_length(c->in));
+		buf_drain(c->in, buf_length(c->in));
 	c->flags |= CONN_CLOSING;
 	/* Requests still waiting for a handler are dropped with the conn. */
 }
@@ -339,7 +339,7 @@ static void conn_decode(struct mh_conn *c)
 	int decoded = 0;
 	struct serve_listener *sl = c->sl;
 	const mh_codec_ops *codec = codec_of(c);
-	while (!(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW)) && evbuffer_get_length(c->in) > 0 &&
+	while (!(c->flags & (CONN_CLOSING | CONN_CLOSE_NOW)) && buf_length(c->in) > 0 &&
 	       c->n_inflight < sl->ls->max_inflight) {
 		struct mh_msg *msg = NULL;
 		shm_mark_running(c->codec);
@@ -348,7 +348,7 @@ static void conn_decode(struct mh_conn *c)
 		if (r == MH_DECODE_NEED_MORE) {
 			if (msg)
 				msg_free(msg);
-			if (evbuffer_get_length(c->in) > conn_max_message(c)) {
+			if (buf_length(c->in) > conn_max_message(c)) {
 				char text[128];
 				snprintf(text, sizeof(text), "message larger than %llu bytes",
 				         (unsigned long long)conn_max_message(c));
@@ -375,10 +375,10 @@ static void conn_decode(struct mh_conn *c)
 		decoded++;
 		pipeline_run(c, msg);
 	}
-	if (c->n_inflight >= sl->ls->max_inflight && evbuffer_get_length(c->in) > 0)
+	if (c->n_inflight >= sl->ls->max_inflight && buf_length(c->in) > 0)
 		c->flags |= CONN_INFLIGHT_FULL;
 	/* The read timeout runs from the first byte of the unparsed input. */
-	if (evbuffer_get_length(c->in) == 0)
+	if (buf_length(c->in) == 0)
 		c->msg_started_ms = 0;
 	else if (decoded || !c->msg_started_ms)
 		c->msg_started_ms = conn_now_ms();
@@ -398,7 +398,7 @@ static void conn_on_readable(struct mh_conn *c)
 	}
 	if (r == TRANSPORT_EOF) {
 		c->flags |= CONN_PEER_EOF;
-		if (evbuffer_get_length(c->in) > 0 && c->n_inflight == 0) {
+		if (buf_length(c->in) > 0 && c->n_inflight == 0) {
 			/* The peer vanished mid-message: nothing to answer. */
 			conn_abort(c, "peer closed mid-message");
 			return;
@@ -434,7 +434,7 @@ static void conn_on_timeout(struct mh_conn *c)
 		         conn_peer_text(c));
 		pipeline_observe(c, MH_EVENT_LIMIT, NULL, "write_timeout", 0);
 		conn_abort(c, NULL);
-	} else if (c->in && evbuffer_get_length(c->in) > 0) {
+	} else if (c->in && buf_length(c->in) > 0) {
 		if (conn_now_ms() - c->msg_started_ms + 5 < sl->ls->read_timeout_ms)
 			return; /* re-armed below with the time left */
 		log_info("listener '%s': read timeout for %s: message incomplete after %llums",
@@ -539,7 +539,7 @@ static void conn_arm_handshake(struct mh_conn *c)
 
 static int conn_finished(const struct mh_conn *c)
 {
-	size_t out = c->out ? evbuffer_get_length(c->out) : 0;
+	size_t out = c->out ? buf_length(c->out) : 0;
 	if (c->flags & CONN_CLOSE_NOW)
 		return 1;
 	if (out > 0 || c->n_inflight > 0)
@@ -548,7 +548,7 @@ static int conn_finished(const struct mh_conn *c)
 		return 1;
 	if (c->flags & CONN_PEER_EOF)
 		return 1;
-	if ((c->flags & CONN_DRAINING) && (c->flags & CONN_SERVED) && (!c->in || evbuffer_get_length(c->in) == 0))
+	if ((c->flags & CONN_DRAINING) && (c->flags & CONN_SERVED) && (!c->in || buf_length(c->in) == 0))
 		return 1;
 	return 0;
 }
@@ -578,7 +578,7 @@ static void conn_update(struct mh_conn *c)
 	}
 	struct serve_listener *sl = c->sl;
 	const struct listener_settings *ls = sl->ls;
-	size_t out = c->out ? evbuffer_get_length(c->out) : 0;
+	size_t out = c->out ? buf_length(c->out) : 0;
 
 	if (out > ls->output_high_water || c->n_inflight >= ls->max_inflight)
 		c->flags |= CONN_READ_PAUSED;
@@ -599,7 +599,7 @@ static void conn_update(struct mh_conn *c)
 
 	/* An idle connection gives its buffers back to the worker's pool: a
 	 * connection between requests then costs little more than its struct. */
-	if (c->n_inflight == 0 && out == 0 && (!c->in || evbuffer_get_length(c->in) == 0)) {
+	if (c->n_inflight == 0 && out == 0 && (!c->in || buf_length(c->in) == 0)) {
 		if (c->in)
 			msg_buf_put(c->in);
 		if (c->out)
@@ -619,7 +619,7 @@ static void conn_update(struct mh_conn *c)
 	const struct timeval *tv = NULL;
 	if (want & EV_WRITE) {
 		tv = sl->write_tv;
-	} else if (c->in && evbuffer_get_length(c->in) > 0 && c->msg_started_ms) {
+	} else if (c->in && buf_length(c->in) > 0 && c->msg_started_ms) {
 		uint64_t elapsed = conn_now_ms() - c->msg_started_ms;
 		uint64_t rest = elapsed < ls->read_timeout_ms ? ls->read_timeout_ms - elapsed : 0;
 		left.tv_sec = (time_t)(rest / 1000);

@@ -18,7 +18,7 @@
 
 #include "modhost.h"
 
-struct evbuffer;
+struct mh_buf;
 struct arena;
 struct serve_listener;
 struct transport_ops;
@@ -44,7 +44,7 @@ struct mh_conn {
 	uint32_t n_inflight;
 	short events; /* what ev is registered for */
 	struct event ev;
-	struct evbuffer *in, *out; /* created on first use */
+	struct mh_buf *in, *out; /* created on first use */
 	struct serve_listener *sl;
 	const struct transport_ops *transport;
 	void *transport_state;   /* the transport's (TLS: struct tls_conn) */

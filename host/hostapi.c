@@ -1,6 +1,6 @@
 /* host/hostapi.c — the host function table: the only door from a module
  * into the host.  Each entry is a thin wrapper over the host's own layers;
- * buffers are libevent evbuffers behind the opaque mh_buf. */
+ * buffers are the host's own (host/buf.h) behind the opaque mh_buf. */
 #include "build-config.h"
 
 #include <stdarg.h>
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "arena.h"
+#include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "hostapi.h"
@@ -27,8 +27,6 @@
 #include "tls.h"
 #include "worker.h"
 
-#define EVB(b) ((struct evbuffer *)(b))
-#define CEVB(b) ((struct evbuffer *)(uintptr_t)(b))
 
 /* ---- logging and instances ------------------------------------------- */
 
@@ -101,12 +99,12 @@ static const char *const *api_config_list(const mh_module *m, const char *key, s
 
 static size_t api_buf_length(const mh_buf *b)
 {
-	return evbuffer_get_length(CEVB(b));
+	return buf_length(b);
 }
 
 static int api_buf_add(mh_buf *b, const void *data, size_t len)
 {
-	return evbuffer_add(EVB(b), data, len);
+	return buf_add(b, data, len);
 }
 
 static int api_buf_printf(mh_buf *b, const char *fmt, ...) MH_PRINTF(2, 3);
@@ -114,67 +112,33 @@ static int api_buf_printf(mh_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = evbuffer_add_vprintf(EVB(b), fmt, ap);
+	int n = buf_vprintf(b, fmt, ap);
 	va_end(ap);
 	return n < 0 ? -1 : 0;
 }
 
 static size_t api_buf_peek(const mh_buf *b, void *data, size_t len)
 {
-	ev_ssize_t n = evbuffer_copyout(CEVB(b), data, len);
-	return n < 0 ? 0 : (size_t)n;
+	return buf_peek(b, data, len);
 }
 
 static int api_buf_drain(mh_buf *b, size_t len)
 {
-	if (evbuffer_get_length(EVB(b)) < len)
+	if (buf_length(b) < len)
 		return -1;
-	return evbuffer_drain(EVB(b), len);
-}
-
-static int api_buf_move(mh_buf *dst, mh_buf *src, size_t len)
-{
-	if (evbuffer_get_length(EVB(src)) < len)
-		return -1;
-	/* evbuffer_remove_buffer counts in int: move huge ranges in steps. */
-	while (len > 0) {
-		size_t step = len > (1u << 30) ? (1u << 30) : len;
-		if (evbuffer_remove_buffer(EVB(src), EVB(dst), step) != (int)step)
-			return -1;
-		len -= step;
-	}
+	buf_drain(b, len);
 	return 0;
 }
 
-static int64_t api_buf_find(const mh_buf *b, const void *needle, size_t nlen, size_t from)
-{
-	struct evbuffer *evb = CEVB(b);
-	struct evbuffer_ptr start;
-	if (from > evbuffer_get_length(evb) ||
-	    evbuffer_ptr_set(evb, &start, from, EVBUFFER_PTR_SET) < 0)
-		return -1;
-	struct evbuffer_ptr at = evbuffer_search(evb, needle, nlen, &start);
-	return at.pos;
-}
 
 static const uint8_t *api_buf_pullup(mh_buf *b, size_t len)
 {
-	if (evbuffer_get_length(EVB(b)) < len)
+	if (buf_length(b) < len)
 		return NULL;
-	return evbuffer_pullup(EVB(b), (ev_ssize_t)len);
+	return buf_data(b);
 }
 
 /* ---- messages -------------------------------------------------------------- */
-
-static mh_msg *api_msg_new(mh_conn *c)
-{
-	return msg_new(c);
-}
-
-static mh_buf *api_msg_body(mh_msg *m)
-{
-	return (mh_buf *)msg_body(m);
-}
 
 static void *api_msg_alloc(mh_msg *m, size_t size)
 {
@@ -374,7 +338,7 @@ static int api_conn_send_interim(mh_conn *c, const void *data, size_t len)
 	if (!c->out && !(c->out = msg_buf_get()))
 		return -1;
 	/* Written with the replies right after this decode step. */
-	return evbuffer_add(c->out, data, len);
+	return buf_add(c->out, data, len);
 }
 
 /* ---- ABI 1.1: TLS, outbound, metrics, shared zones, status ------------------- */
@@ -393,7 +357,7 @@ static mh_metric *api_metric_register(mh_module *m, int type, const char *name, 
 
 static int api_metrics_render(mh_buf *out)
 {
-	return metrics_render(EVB(out));
+	return metrics_render(out);
 }
 
 static void *api_shm_zone(mh_module *m, const char *name, size_t size)
@@ -403,7 +367,7 @@ static void *api_shm_zone(mh_module *m, const char *name, size_t size)
 
 static int api_status_render(mh_buf *out)
 {
-	return status_render(EVB(out));
+	return status_render(out);
 }
 
 const mh_host_api hostapi_table = {
@@ -425,11 +389,11 @@ const mh_host_api hostapi_table = {
 	.buf_printf = api_buf_printf,
 	.buf_peek = api_buf_peek,
 	.buf_drain = api_buf_drain,
-	.buf_move = api_buf_move,
-	.buf_find = api_buf_find,
+	.buf_move = buf_move, /* same signatures: no wrapper on the message path */
+	.buf_find = buf_find,
 	.buf_pullup = api_buf_pullup,
-	.msg_new = api_msg_new,
-	.msg_body = api_msg_body,
+	.msg_new = msg_new,
+	.msg_body = msg_body,
 	.msg_alloc = api_msg_alloc,
 	.msg_conn = api_msg_conn,
 	.msg_status = api_msg_status,

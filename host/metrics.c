@@ -15,8 +15,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include <event2/buffer.h>
-
+#include "buf.h"
 #include "conn.h"
 #include "config.h"
 #include "loader.h"
@@ -559,7 +558,7 @@ static void format_number(char *buf, size_t len, double v)
 }
 
 /* Append s with the escapes of a label value (quote = 1) or a HELP text. */
-static int add_escaped(struct evbuffer *out, const char *s, int quote)
+static int add_escaped(struct mh_buf *out, const char *s, int quote)
 {
 	const char *run = s;
 	for (; *s; s++) {
@@ -569,34 +568,34 @@ static int add_escaped(struct evbuffer *out, const char *s, int quote)
 		                                         : NULL;
 		if (!esc)
 			continue;
-		if (evbuffer_add(out, run, (size_t)(s - run)) < 0 || evbuffer_add(out, esc, 2) < 0)
+		if (buf_add(out, run, (size_t)(s - run)) < 0 || buf_add(out, esc, 2) < 0)
 			return -1;
 		run = s + 1;
 	}
-	return evbuffer_add(out, run, (size_t)(s - run));
+	return buf_add(out, run, (size_t)(s - run));
 }
 
 /* NAME{labels,le="x"} VALUE\n; le may be NULL. */
-static int add_sample(struct evbuffer *out, const struct mh_metric *f, const char *suffix,
+static int add_sample(struct mh_buf *out, const struct mh_metric *f, const char *suffix,
                       const char *values, const char *le, double value)
 {
 	char num[64];
-	int rc = evbuffer_add_printf(out, "%s%s", f->name, suffix) < 0 ? -1 : 0;
+	int rc = buf_printf(out, "%s%s", f->name, suffix) < 0 ? -1 : 0;
 	if (f->n_labels || le) {
-		rc |= evbuffer_add(out, "{", 1);
+		rc |= buf_add(out, "{", 1);
 		for (uint32_t i = 0; i < f->n_labels; i++) {
-			rc |= evbuffer_add_printf(out, "%s%s=\"", i ? "," : "", f->labels[i]) < 0;
+			rc |= buf_printf(out, "%s%s=\"", i ? "," : "", f->labels[i]) < 0;
 			rc |= add_escaped(out, values, 1);
-			rc |= evbuffer_add(out, "\"", 1);
+			rc |= buf_add(out, "\"", 1);
 			values += strlen(values) + 1;
 		}
 		if (le)
 			rc |=
-			    evbuffer_add_printf(out, "%sle=\"%s\"", f->n_labels ? "," : "", le) < 0;
-		rc |= evbuffer_add(out, "}", 1);
+			    buf_printf(out, "%sle=\"%s\"", f->n_labels ? "," : "", le) < 0;
+		rc |= buf_add(out, "}", 1);
 	}
 	format_number(num, sizeof(num), value);
-	rc |= evbuffer_add_printf(out, " %s\n", num) < 0;
+	rc |= buf_printf(out, " %s\n", num) < 0;
 	return rc ? -1 : 0;
 }
 
@@ -611,7 +610,7 @@ static double cell_sum(uint32_t cell)
 	return v;
 }
 
-static int render_series(struct evbuffer *out, const struct mh_metric *f,
+static int render_series(struct mh_buf *out, const struct mh_metric *f,
                          const struct metrics_series *s)
 {
 	const char *values = area->pool + s->values;
@@ -640,7 +639,7 @@ static const char *type_name(uint32_t type)
 	                                 : "histogram";
 }
 
-int metrics_render(struct evbuffer *out)
+int metrics_render(struct mh_buf *out)
 {
 	int rc = 0;
 	if (!metrics_ready())
@@ -648,9 +647,9 @@ int metrics_render(struct evbuffer *out)
 	metrics_lock();
 	for (uint32_t i = 0; i < area->n_families && rc == 0; i++) {
 		const struct mh_metric *f = &area->families[i];
-		rc |= evbuffer_add_printf(out, "# HELP %s ", f->name) < 0;
+		rc |= buf_printf(out, "# HELP %s ", f->name) < 0;
 		rc |= add_escaped(out, f->help, 0);
-		rc |= evbuffer_add_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type)) < 0;
+		rc |= buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type)) < 0;
 		for (uint32_t s = f->first; s && rc == 0; s = area->series[s - 1].next)
 			rc |= render_series(out, f, &area->series[s - 1]);
 	}
@@ -794,7 +793,7 @@ static struct listener_cells *listener_cells_of(const struct mh_conn *c)
  * what is queued, so that a reply is counted as soon as it is encoded. */
 static void count_bytes(const struct listener_cells *lc, struct mh_conn *c)
 {
-	uint64_t out = c->bytes_out + (c->out ? evbuffer_get_length(c->out) : 0);
+	uint64_t out = c->bytes_out + (c->out ? buf_length(c->out) : 0);
 	if (c->bytes_in > c->counted_in) {
 		cell_add(lc->bytes_in, (double)(c->bytes_in - c->counted_in));
 		c->counted_in = c->bytes_in;

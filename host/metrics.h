@@ -10,7 +10,7 @@
 
 #include "modhost.h"
 
-struct evbuffer;
+struct mh_buf;
 struct mh_conn;
 struct listener_cells;
 /* The host's per-listener counters of listener, for the worker to keep on
@@ -45,7 +45,7 @@ void metrics_set(mh_metric *metric, const char *const *label_values, double valu
 void metrics_observe(mh_metric *metric, const char *const *label_values, double value);
 /* Append the Prometheus text exposition of every family to out.  Returns 0,
  * or -1 when out of memory. */
-int metrics_render(struct evbuffer *out);
+int metrics_render(struct mh_buf *out);
 
 /* ---- the host's own metrics ----------------------------------------------- */
 

@@ -7,38 +7,40 @@
 #include <string.h>
 #include <strings.h>
 
-#include <event2/buffer.h>
-
 #include "arena.h"
+#include "buf.h"
 #include "msg.h"
 
-/* Enough to cover a busy worker's turnover; each pooled object is about
- * 100 bytes, so the pools cost at most ~200 KiB per worker. */
+/* Enough to cover a busy worker's turnover.  A pooled message is about
+ * 100 bytes plus its arena's first chunk; a pooled buffer keeps at most
+ * BUF_POOL_KEEP of storage, so the pools hold at most ~5 MiB per worker. */
 #define MSG_POOL_MAX 1024
 #define BUF_POOL_MAX 1024
 
+/* A pooled buffer keeps storage up to this size: enough for the frames of
+ * a busy read or a typical reply, while a burst's big blocks go back. */
+#define BUF_POOL_KEEP (4 * 1024)
+
 static struct mh_msg *msg_pool;
 static size_t msg_pool_n;
-static struct evbuffer *buf_pool[BUF_POOL_MAX];
+static struct mh_buf *buf_pool[BUF_POOL_MAX];
 static size_t buf_pool_n;
 
-struct evbuffer *msg_buf_get(void)
+struct mh_buf *msg_buf_get(void)
 {
 	if (buf_pool_n > 0)
 		return buf_pool[--buf_pool_n];
-	return evbuffer_new();
+	return buf_new();
 }
 
-void msg_buf_put(struct evbuffer *b)
+void msg_buf_put(struct mh_buf *b)
 {
-	size_t len = evbuffer_get_length(b);
 	if (buf_pool_n < BUF_POOL_MAX) {
-		if (len)
-			evbuffer_drain(b, len);
+		buf_reset(b, BUF_POOL_KEEP);
 		buf_pool[buf_pool_n++] = b;
 		return;
 	}
-	evbuffer_free(b);
+	buf_free(b);
 }
 
 struct mh_msg *msg_new(struct mh_conn *c)
@@ -55,7 +57,7 @@ struct mh_msg *msg_new(struct mh_conn *c)
 	return m;
 }
 
-struct evbuffer *msg_body(struct mh_msg *m)
+struct mh_buf *msg_body(struct mh_msg *m)
 {
 	if (!m->body)
 		m->body = msg_buf_get();
@@ -98,7 +100,7 @@ void msg_pool_clear(void)
 	}
 	msg_pool_n = 0;
 	while (buf_pool_n > 0)
-		evbuffer_free(buf_pool[--buf_pool_n]);
+		buf_free(buf_pool[--buf_pool_n]);
 }
 
 /* ---- fields, headers, arguments ---------------------------------------- */

@@ -8,7 +8,7 @@
 
 #include "modhost.h"
 
-struct evbuffer;
+struct mh_buf;
 struct arena;
 
 enum msg_state {
@@ -42,7 +42,7 @@ struct msg_meta {
 
 struct mh_msg {
 	struct mh_conn *conn;  /* NULL once the connection is gone (async) */
-	struct evbuffer *body; /* created on first use */
+	struct mh_buf *body; /* created on first use */
 	struct arena *arena;
 	struct mh_msg *reply;   /* for a request: its reply */
 	struct mh_msg *request; /* for a reply: its request */
@@ -61,13 +61,13 @@ struct mh_msg {
 /* A new message on c (c may be NULL for a detached reply), or NULL. */
 struct mh_msg *msg_new(struct mh_conn *c);
 /* The body buffer, created on first use; NULL only when out of memory. */
-struct evbuffer *msg_body(struct mh_msg *m);
+struct mh_buf *msg_body(struct mh_msg *m);
 /* Free a request and its reply (back to the worker's pool). */
 void msg_free(struct mh_msg *m);
-/* An empty evbuffer from the worker's pool (or a new one), or NULL. */
-struct evbuffer *msg_buf_get(void);
+/* An empty buffer from the worker's pool (or a new one), or NULL. */
+struct mh_buf *msg_buf_get(void);
 /* Give a buffer back: emptied and pooled, or freed when the pool is full. */
-void msg_buf_put(struct evbuffer *b);
+void msg_buf_put(struct mh_buf *b);
 /* Free the pools (at worker exit, so leak checkers see nothing). */
 void msg_pool_clear(void);
 

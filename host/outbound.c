@@ -17,13 +17,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <gnutls/gnutls.h>
 
 #include "arena.h"
+#include "buf.h"
 #include "log.h"
 #include "outbound.h"
 #include "tls.h"
@@ -47,7 +47,7 @@ struct mh_outbound {
 	struct event ev;    /* the socket */
 	struct event timer; /* connect timeout, or a failure to report later */
 	short events;       /* what ev is registered for */
-	struct evbuffer *in, *out;
+	struct mh_buf *in, *out;
 	gnutls_session_t session; /* NULL without TLS */
 	const struct outbound_cred *cred;
 	uint32_t send_pending; /* plaintext bytes GnuTLS holds after E_AGAIN */
@@ -308,7 +308,7 @@ static int outbound_read(mh_outbound *ob)
 			closed = 1;
 			break;
 		}
-		if (evbuffer_add(ob->in, scratch, (size_t)r) < 0) {
+		if (buf_add(ob->in, scratch, (size_t)r) < 0) {
 			outbound_fail(ob, "out of memory");
 			return -1;
 		}
@@ -331,8 +331,8 @@ static int outbound_read(mh_outbound *ob)
 /* Send what can go; returns 0, or -1 after reporting an error. */
 static int outbound_flush(mh_outbound *ob)
 {
-	while (ob->send_pending || evbuffer_get_length(ob->out) > 0) {
-		size_t len = ob->send_pending ? ob->send_pending : evbuffer_get_length(ob->out);
+	while (ob->send_pending || buf_length(ob->out) > 0) {
+		size_t len = ob->send_pending ? ob->send_pending : buf_length(ob->out);
 		ssize_t r;
 		if (len > OUTBOUND_READ_CHUNK)
 			len = OUTBOUND_READ_CHUNK;
@@ -340,8 +340,7 @@ static int outbound_flush(mh_outbound *ob)
 			if (ob->send_pending)
 				r = gnutls_record_send(ob->session, NULL, 0);
 			else
-				r = gnutls_record_send(ob->session,
-				                       evbuffer_pullup(ob->out, (ssize_t)len), len);
+				r = gnutls_record_send(ob->session, buf_data(ob->out), len);
 			if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 				ob->send_pending = (uint32_t)len;
 				if (r == GNUTLS_E_AGAIN)
@@ -354,7 +353,7 @@ static int outbound_flush(mh_outbound *ob)
 				return -1;
 			}
 		} else {
-			r = evbuffer_write_atmost(ob->out, ob->fd, (ssize_t)len);
+			r = write(ob->fd, buf_data(ob->out), len);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -364,9 +363,8 @@ static int outbound_flush(mh_outbound *ob)
 				              r < 0 ? strerror(errno) : "no progress");
 				return -1;
 			}
-			continue; /* evbuffer_write_atmost drained it */
 		}
-		evbuffer_drain(ob->out, (size_t)r);
+		buf_drain(ob->out, (size_t)r);
 		ob->send_pending = 0;
 	}
 	return 0;
@@ -430,7 +428,7 @@ static void outbound_update(mh_outbound *ob)
 		want = gnutls_record_get_direction(ob->session) == 1 ? EV_WRITE : EV_READ;
 	else {
 		want = EV_READ;
-		if (ob->send_pending || evbuffer_get_length(ob->out) > 0 || ob->read_wants_write)
+		if (ob->send_pending || buf_length(ob->out) > 0 || ob->read_wants_write)
 			want |= EV_WRITE;
 	}
 	if (want != ob->events) {
@@ -515,8 +513,8 @@ mh_outbound *outbound_connect(const mh_outbound_opts *opts,
 	ob->timeout_ms = opts->struct_size >= sizeof(*opts) && opts->connect_timeout_ms
 	                     ? opts->connect_timeout_ms
 	                     : OUTBOUND_DEFAULT_TIMEOUT_MS;
-	ob->in = evbuffer_new();
-	ob->out = evbuffer_new();
+	ob->in = buf_new();
+	ob->out = buf_new();
 	ob->server_name = strdup(opts->server_name ? opts->server_name : opts->host);
 	if (!ob->in || !ob->out || !ob->server_name ||
 	    (opts->alpn && !(ob->alpn = strdup(opts->alpn)))) {
@@ -577,7 +575,7 @@ int outbound_write(mh_outbound *ob, const void *data, size_t len)
 {
 	if (!ob || ob->state == OB_FAILED || ob->close_requested)
 		return -1;
-	if (evbuffer_add(ob->out, data, len) < 0)
+	if (buf_add(ob->out, data, len) < 0)
 		return -1;
 	if (ob->state == OB_OPEN && !ob->in_callback) {
 		ob->in_callback++;
@@ -630,9 +628,9 @@ static void outbound_free(mh_outbound *ob)
 	if (ob->fd >= 0)
 		close(ob->fd);
 	if (ob->in)
-		evbuffer_free(ob->in);
+		buf_free(ob->in);
 	if (ob->out)
-		evbuffer_free(ob->out);
+		buf_free(ob->out);
 	arena_free(&ob->arena);
 	free(ob->server_name);
 	free(ob->alpn);

@@ -5,8 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/buffer.h>
-
+#include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "loader.h"
@@ -145,7 +144,7 @@ void pipeline_run(struct mh_conn *c, struct mh_msg *req)
 	}
 	req->reply->request = req;
 	/* Decoding stops behind this request: the in-flight limit is reached. */
-	if (c->n_inflight >= sl->ls->max_inflight && c->in && evbuffer_get_length(c->in) > 0)
+	if (c->n_inflight >= sl->ls->max_inflight && c->in && buf_length(c->in) > 0)
 		metrics_host_limit(sl->ls->name, "max_inflight");
 	const struct serve_route *r = sl->n_routes ? pick_route(sl, req) : &sl->chain;
 	pipeline_observe(c, MH_EVENT_MSG_IN, req, NULL, 0);

@@ -9,8 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-
+#include "buf.h"
 #include "config.h"
 #include "generation.h"
 #include "listener.h"
@@ -79,34 +78,34 @@ static const char *state_name(int state)
 }
 
 /* Append s as a JSON string. */
-static int json_string(struct evbuffer *out, const char *s)
+static int json_string(struct mh_buf *out, const char *s)
 {
-	int rc = evbuffer_add(out, "\"", 1);
+	int rc = buf_add(out, "\"", 1);
 	const char *run = s = s ? s : "";
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 		if (ch >= 0x20 && ch != '"' && ch != '\\')
 			continue;
-		rc |= evbuffer_add(out, run, (size_t)(s - run));
+		rc |= buf_add(out, run, (size_t)(s - run));
 		if (ch == '"' || ch == '\\')
-			rc |= evbuffer_add_printf(out, "\\%c", ch) < 0;
+			rc |= buf_printf(out, "\\%c", ch) < 0;
 		else
-			rc |= evbuffer_add_printf(out, "\\u%04x", ch) < 0;
+			rc |= buf_printf(out, "\\u%04x", ch) < 0;
 		run = s + 1;
 	}
-	rc |= evbuffer_add(out, run, (size_t)(s - run));
-	rc |= evbuffer_add(out, "\"", 1);
+	rc |= buf_add(out, run, (size_t)(s - run));
+	rc |= buf_add(out, "\"", 1);
 	return rc ? -1 : 0;
 }
 
-static int render_workers(struct evbuffer *out)
+static int render_workers(struct mh_buf *out)
 {
 	struct shm_zone *zone = shm_get();
 	int rc = 0, first = 1;
-	rc |= evbuffer_add_printf(out, ",\"workers\":[") < 0;
+	rc |= buf_printf(out, ",\"workers\":[") < 0;
 	if (!shm_self()) {
 		/* workers = 0: this process is the only one serving. */
-		rc |= evbuffer_add_printf(out,
+		rc |= buf_printf(out,
 		                          "{\"id\":0,\"pid\":%d,\"generation\":%u,"
 		                          "\"ready\":true,\"connections\":null}",
 		                          (int)getpid(), serving ? serving->id : 0) < 0;
@@ -116,7 +115,7 @@ static int render_workers(struct evbuffer *out)
 		const struct shm_slot *s = &zone->slots[i];
 		if (s->pid <= 0)
 			continue;
-		rc |= evbuffer_add_printf(out,
+		rc |= buf_printf(out,
 		                          "%s{\"id\":%d,\"pid\":%d,\"generation\":%u,\"ready\":%s,"
 		                          "\"connections\":%llu,\"accepted\":%llu}",
 		                          first ? "" : ",", (int)s->worker_id, (int)s->pid,
@@ -125,11 +124,11 @@ static int render_workers(struct evbuffer *out)
 		                          (unsigned long long)s->accepted) < 0;
 		first = 0;
 	}
-	rc |= evbuffer_add(out, "]", 1);
+	rc |= buf_add(out, "]", 1);
 	return rc ? -1 : 0;
 }
 
-static int render_modules(struct evbuffer *out)
+static int render_modules(struct mh_buf *out)
 {
 	static const struct {
 		uint32_t bit;
@@ -139,47 +138,47 @@ static int render_modules(struct evbuffer *out)
 	    {MH_ROLE_POLICY, "policy"},     {MH_ROLE_HANDLER, "handler"},
 	    {MH_ROLE_OBSERVER, "observer"},
 	};
-	int rc = evbuffer_add_printf(out, ",\"modules\":[") < 0;
+	int rc = buf_printf(out, ",\"modules\":[") < 0;
 	for (size_t i = 0; serving && i < serving->mods->n; i++) {
 		const struct mh_module *m = serving->mods->mods[i];
-		rc |= evbuffer_add_printf(out, "%s{\"name\":", i ? "," : "") < 0;
+		rc |= buf_printf(out, "%s{\"name\":", i ? "," : "") < 0;
 		rc |= json_string(out, m->name);
-		rc |= evbuffer_add_printf(out, ",\"module\":") < 0;
+		rc |= buf_printf(out, ",\"module\":") < 0;
 		rc |= json_string(out, m->desc->name);
-		rc |= evbuffer_add_printf(out, ",\"version\":") < 0;
+		rc |= buf_printf(out, ",\"version\":") < 0;
 		rc |= json_string(out, m->desc->version);
-		rc |= evbuffer_add_printf(out, ",\"file\":") < 0;
+		rc |= buf_printf(out, ",\"file\":") < 0;
 		rc |= json_string(out, m->lib->path);
-		rc |= evbuffer_add_printf(out, ",\"roles\":[") < 0;
+		rc |= buf_printf(out, ",\"roles\":[") < 0;
 		int n = 0;
 		for (size_t k = 0; k < sizeof(roles) / sizeof(roles[0]); k++)
 			if (m->desc->roles & roles[k].bit)
-				rc |= evbuffer_add_printf(out, "%s\"%s\"", n++ ? "," : "",
+				rc |= buf_printf(out, "%s\"%s\"", n++ ? "," : "",
 				                          roles[k].name) < 0;
-		rc |= evbuffer_add(out, "]}", 2);
+		rc |= buf_add(out, "]}", 2);
 	}
-	rc |= evbuffer_add(out, "]", 1);
+	rc |= buf_add(out, "]", 1);
 	return rc ? -1 : 0;
 }
 
-static int render_listeners(struct evbuffer *out)
+static int render_listeners(struct mh_buf *out)
 {
-	int rc = evbuffer_add_printf(out, ",\"listeners\":[") < 0;
+	int rc = buf_printf(out, ",\"listeners\":[") < 0;
 	for (size_t i = 0; serving && i < serving->cfg->n_listeners; i++) {
 		const struct listener_settings *ls = &serving->cfg->listeners[i];
-		rc |= evbuffer_add_printf(out, "%s{\"name\":", i ? "," : "") < 0;
+		rc |= buf_printf(out, "%s{\"name\":", i ? "," : "") < 0;
 		rc |= json_string(out, ls->name);
-		rc |= evbuffer_add_printf(out, ",\"address\":") < 0;
+		rc |= buf_printf(out, ",\"address\":") < 0;
 		rc |= json_string(out, serving->listeners->socks[i]->bound);
-		rc |= evbuffer_add_printf(out, ",\"codec\":") < 0;
+		rc |= buf_printf(out, ",\"codec\":") < 0;
 		rc |= json_string(out, ls->codec);
-		rc |= evbuffer_add(out, "}", 1);
+		rc |= buf_add(out, "}", 1);
 	}
-	rc |= evbuffer_add(out, "]", 1);
+	rc |= buf_add(out, "]", 1);
 	return rc ? -1 : 0;
 }
 
-int status_render(struct evbuffer *out)
+int status_render(struct mh_buf *out)
 {
 	struct timespec now;
 	char started[32];
@@ -191,7 +190,7 @@ int status_render(struct evbuffer *out)
 	                (double)(now.tv_nsec - start.mono.tv_nsec) / 1e9;
 	gmtime_r(&start.wall.tv_sec, &tm);
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	int rc = evbuffer_add_printf(out,
+	int rc = buf_printf(out,
 	                             "{\"version\":\"%s\",\"abi\":\"%d.%d\",\"state\":\"%s\","
 	                             "\"pid\":%d,\"generation\":%u,\"started\":\"%s\","
 	                             "\"uptime_seconds\":%.3f",
@@ -201,6 +200,6 @@ int status_render(struct evbuffer *out)
 	rc |= render_workers(out);
 	rc |= render_modules(out);
 	rc |= render_listeners(out);
-	rc |= evbuffer_add(out, "}\n", 2);
+	rc |= buf_add(out, "}\n", 2);
 	return rc ? -1 : 0;
 }

@@ -5,7 +5,7 @@
 #ifndef MH_STATUS_H
 #define MH_STATUS_H
 
-struct evbuffer;
+struct mh_buf;
 struct generation;
 
 /* In the master, before any fork: remember when and as which pid the host
@@ -19,6 +19,6 @@ void status_serving(const struct generation *gen);
  * generation is bound and every worker of it serves; else READY. */
 int status_host_state(void);
 /* Append the status JSON to out.  Returns 0, or -1 when out of memory. */
-int status_render(struct evbuffer *out);
+int status_render(struct mh_buf *out);
 
 #endif

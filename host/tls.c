@@ -15,13 +15,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
 #include "arena.h"
+#include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -443,7 +443,7 @@ static int tls_read(struct mh_conn *c, size_t max, size_t *n)
 		size_t want = max - *n < sizeof(scratch) ? max - *n : sizeof(scratch);
 		ssize_t r = gnutls_record_recv(t->session, scratch, want);
 		if (r > 0) {
-			if (evbuffer_add(c->in, scratch, (size_t)r) < 0)
+			if (buf_add(c->in, scratch, (size_t)r) < 0)
 				return TRANSPORT_ERROR;
 			*n += (size_t)r;
 			continue;
@@ -489,22 +489,19 @@ static int tls_write(struct mh_conn *c)
 	struct tls_conn *t = tls_of(c);
 	if (!(t->flags & TLS_DONE))
 		return TRANSPORT_AGAIN;
-	while (t->send_pending || evbuffer_get_length(c->out) > 0) {
+	while (t->send_pending || buf_length(c->out) > 0) {
 		ssize_t r;
 		size_t len = t->send_pending;
 		if (len) {
 			r = gnutls_record_send(t->session, NULL, 0);
 		} else {
-			len = evbuffer_get_length(c->out);
+			len = buf_length(c->out);
 			if (len > TLS_RECORD_MAX)
 				len = TLS_RECORD_MAX;
-			const unsigned char *data = evbuffer_pullup(c->out, (ssize_t)len);
-			if (!data)
-				return TRANSPORT_ERROR;
-			r = gnutls_record_send(t->session, data, len);
+			r = gnutls_record_send(t->session, buf_data(c->out), len);
 		}
 		if (r > 0) {
-			evbuffer_drain(c->out, (size_t)r);
+			buf_drain(c->out, (size_t)r);
 			t->send_pending = 0;
 			continue;
 		}

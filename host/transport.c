@@ -1,27 +1,35 @@
-/* host/transport.c — the plain TCP/Unix transport: evbuffer reads and
- * writes straight on the socket. */
+/* host/transport.c — the plain TCP/Unix transport: reads and writes
+ * straight on the socket. */
 #include "build-config.h"
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-
+#include "buf.h"
 #include "conn.h"
 #include "transport.h"
 
-/* Read into the worker's scratch block, then append exactly what came:
- * one copy, but a connection holding a partial message keeps only the bytes
- * it sent, not a read-sized chunk (and no FIONREAD probe as evbuffer_read
- * would do). */
+/* Read into the room the input buffer's block already has, and what does
+ * not fit into the worker's scratch block, then append that: a connection
+ * holding a partial message keeps only the bytes it sent (no read-sized
+ * block), and the usual small read costs no copy. */
 static int plain_read(struct mh_conn *c, size_t max, size_t *n)
 {
 	static unsigned char scratch[64 * 1024];
+	struct iovec iov[2];
+	size_t room;
 	*n = 0;
-	ssize_t r = read(c->fd, scratch, max < sizeof(scratch) ? max : sizeof(scratch));
+	iov[0].iov_base = buf_room(c->in, &room);
+	iov[0].iov_len = room < max ? room : max;
+	iov[1].iov_base = scratch;
+	iov[1].iov_len = max - iov[0].iov_len < sizeof(scratch) ? max - iov[0].iov_len : sizeof(scratch);
+	ssize_t r = iov[0].iov_len ? readv(c->fd, iov, 2) : read(c->fd, scratch, iov[1].iov_len);
 	if (r > 0) {
-		if (evbuffer_add(c->in, scratch, (size_t)r) < 0)
+		size_t direct = (size_t)r < iov[0].iov_len ? (size_t)r : iov[0].iov_len;
+		buf_commit(c->in, direct);
+		if (buf_add(c->in, scratch, (size_t)r - direct) < 0)
 			return TRANSPORT_ERROR;
 		c->bytes_in += (uint64_t)r;
 		*n = (size_t)r;
@@ -36,8 +44,8 @@ static int plain_read(struct mh_conn *c, size_t max, size_t *n)
 
 static int plain_write(struct mh_conn *c)
 {
-	while (evbuffer_get_length(c->out) > 0) {
-		int r = evbuffer_write(c->out, c->fd);
+	while (buf_length(c->out) > 0) {
+		ssize_t r = write(c->fd, buf_data(c->out), buf_length(c->out));
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return TRANSPORT_AGAIN;
@@ -47,6 +55,7 @@ static int plain_write(struct mh_conn *c)
 		}
 		if (r == 0)
 			return TRANSPORT_AGAIN;
+		buf_drain(c->out, (size_t)r);
 		c->bytes_out += (uint64_t)r;
 	}
 	return TRANSPORT_OK;

@@ -33,9 +33,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-
 #include "arena.h"
+#include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "fuzz.h"
@@ -226,7 +225,7 @@ struct fuzz_run {
 	struct fuzz_instance *fi;
 	struct mh_conn *c;
 	void *state;
-	struct evbuffer *in, *out;
+	struct mh_buf *in, *out;
 	uint32_t rng;
 };
 
@@ -276,8 +275,8 @@ static void fuzz_reply(struct fuzz_run *r, struct mh_msg *req)
 		reply->status = statuses[(k >> 3) % (sizeof(statuses) / sizeof(statuses[0]))];
 		fuzz_encode_error(r, reply->status, "fuzz says no");
 	} else {
-		struct evbuffer *body = msg_body(reply);
-		if (!body || evbuffer_add_buffer(body, msg_body(req)) < 0)
+		struct mh_buf *body = msg_body(reply);
+		if (!body || buf_move(body, msg_body(req), buf_length(msg_body(req))) < 0)
 			fuzz_die("out of memory");
 		if ((k & 0x18) == 0x18)
 			reply->form = MH_REPLY_RAW;
@@ -286,22 +285,22 @@ static void fuzz_reply(struct fuzz_run *r, struct mh_msg *req)
 		fuzz_codec->encode(&r->fi->inst, r->c, r->state, (mh_msg *)reply, (mh_buf *)r->out);
 	}
 	msg_free(req);
-	evbuffer_drain(r->out, evbuffer_get_length(r->out));
+	buf_drain(r->out, buf_length(r->out));
 }
 
 /* Decode every message the input holds now.  Returns 1 when the
  * connection would be closed (a protocol error or the size backstop). */
 static int fuzz_decode_all(struct fuzz_run *r)
 {
-	for (int i = 0; i < FUZZ_MAX_MSGS && evbuffer_get_length(r->in) > 0; i++) {
+	for (int i = 0; i < FUZZ_MAX_MSGS && buf_length(r->in) > 0; i++) {
 		struct mh_msg *msg = NULL;
-		size_t before = evbuffer_get_length(r->in);
+		size_t before = buf_length(r->in);
 		int rc = fuzz_codec->decode(&r->fi->inst, r->c, r->state, (mh_buf *)r->in, &msg);
 		switch (rc) {
 		case MH_DECODE_NEED_MORE:
 			if (msg)
 				msg_free(msg);
-			if (evbuffer_get_length(r->in) > r->fi->max_message) {
+			if (buf_length(r->in) > r->fi->max_message) {
 				fuzz_encode_error(r, MH_STATUS_TOO_LARGE, "message too large");
 				return 1;
 			}
@@ -309,10 +308,10 @@ static int fuzz_decode_all(struct fuzz_run *r)
 		case MH_DECODE_MESSAGE:
 			if (!msg)
 				fuzz_die("decode returned MESSAGE without a message");
-			if (evbuffer_get_length(r->in) >= before)
+			if (buf_length(r->in) >= before)
 				fuzz_die("decode returned a message but consumed no input "
 				         "(%zu bytes before, %zu after)",
-				         before, evbuffer_get_length(r->in));
+				         before, buf_length(r->in));
 			fuzz_reply(r, msg);
 			break;
 		case MH_DECODE_ERROR:
@@ -340,8 +339,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .rng = ((ctl >> 2) & 0x1f) * 2654435761u + 1,
 	};
 	r.c = calloc(1, sizeof(*r.c));
-	r.in = evbuffer_new();
-	r.out = evbuffer_new();
+	r.in = buf_new();
+	r.out = buf_new();
 	size_t state_size = fuzz_codec->conn_state_size;
 	/* Its own block, not conn->codec_inline: ASan sees any overrun. */
 	r.state = calloc(1, state_size ? state_size : 1);
@@ -367,7 +366,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t n = fuzz_chunk(&r, ctl & 3, size - off);
 			if (n > size - off)
 				n = size - off;
-			if (evbuffer_add(r.in, data + off, n) < 0)
+			if (buf_add(r.in, data + off, n) < 0)
 				fuzz_die("out of memory");
 			off += n;
 			if (fuzz_decode_all(&r))
@@ -379,8 +378,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(r.state);
 	arena_free(&r.c->arena);
 	free(r.c);
-	evbuffer_free(r.in);
-	evbuffer_free(r.out);
+	buf_free(r.in);
+	buf_free(r.out);
 	/* No pooled messages between runs: a use after free stays visible. */
 	msg_pool_clear();
 	return 0;

@@ -4,7 +4,7 @@
  *
  * Each test builds a module instance by hand (the loader's struct mh_module
  * with a modconf made from the module's key table), a zeroed connection
- * (the codecs only hand it back to host calls), and an evbuffer as the
+ * (the codecs only hand it back to host calls), and a host buffer as the
  * connection's input. */
 #include "build-config.h"
 
@@ -14,9 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-
 #include "arena.h"
+#include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "loader.h"
@@ -30,7 +29,7 @@ struct env {
 	const mh_codec_ops *codec; /* NULL for a handler */
 	struct mh_conn *conn;
 	void *state;
-	struct evbuffer *in;
+	struct mh_buf *in;
 };
 
 /* Load MODHOST_MODULE_PATH/NAME.so as instance NAME.  With key non-NULL,
@@ -73,7 +72,7 @@ static void env_open(struct env *e, const char *name, const char *key, const cha
 
 	e->conn = calloc(1, sizeof(*e->conn));
 	ck_assert_ptr_nonnull(e->conn);
-	e->in = evbuffer_new();
+	e->in = buf_new();
 	ck_assert_ptr_nonnull(e->in);
 	e->codec = lib->desc.codec;
 	if (e->codec) {
@@ -91,7 +90,7 @@ static void env_close(struct env *e)
 	free(e->state);
 	arena_free(&e->conn->arena);
 	free(e->conn);
-	evbuffer_free(e->in);
+	buf_free(e->in);
 	if (e->inst.desc->unload)
 		e->inst.desc->unload(&e->inst);
 	modconf_free(e->conf);
@@ -99,7 +98,7 @@ static void env_close(struct env *e)
 
 static void env_feed(struct env *e, const void *data, size_t len)
 {
-	ck_assert_int_eq(evbuffer_add(e->in, data, len), 0);
+	ck_assert_int_eq(buf_add(e->in, data, len), 0);
 }
 
 static int env_decode(struct env *e, struct mh_msg **out)
@@ -109,21 +108,21 @@ static int env_decode(struct env *e, struct mh_msg **out)
 }
 
 /* Encode a reply whose body is data; the wire bytes are appended to wire. */
-static int env_encode(struct env *e, const void *data, size_t len, struct evbuffer *wire)
+static int env_encode(struct env *e, const void *data, size_t len, struct mh_buf *wire)
 {
 	struct mh_msg *reply = msg_new(e->conn);
 	ck_assert_ptr_nonnull(reply);
-	ck_assert_int_eq(evbuffer_add(msg_body(reply), data, len), 0);
+	ck_assert_int_eq(buf_add(msg_body(reply), data, len), 0);
 	int r = e->codec->encode(&e->inst, e->conn, e->state, (mh_msg *)reply, (mh_buf *)wire);
 	msg_free(reply);
 	return r;
 }
 
-static int buf_equals(struct evbuffer *b, const void *data, size_t len)
+static int buf_equals(struct mh_buf *b, const void *data, size_t len)
 {
-	if (evbuffer_get_length(b) != len)
+	if (buf_length(b) != len)
 		return 0;
-	return len == 0 || memcmp(evbuffer_pullup(b, -1), data, len) == 0;
+	return len == 0 || memcmp(buf_data(b), data, len) == 0;
 }
 
 /* Decode exactly one message, check its body, and free it. */
@@ -134,7 +133,7 @@ static void expect_message(struct env *e, const void *body, size_t len, const ch
 	ck_assert_msg(r == MH_DECODE_MESSAGE, "%s: decode returned %d, want a message", what, r);
 	ck_assert_ptr_nonnull(msg);
 	ck_assert_msg(buf_equals(msg_body(msg), body, len), "%s: wrong body (%zu bytes, want %zu)",
-	              what, evbuffer_get_length(msg_body(msg)), len);
+	              what, buf_length(msg_body(msg)), len);
 	msg_free(msg);
 }
 
@@ -200,7 +199,7 @@ START_TEST(lenprefix_split_at_every_point)
 		env_feed(&e, wire + k, n - k);
 		expect_message(&e, payload, sizeof(payload) - 1, what);
 		expect_need_more(&e, what);
-		ck_assert_uint_eq(evbuffer_get_length(e.in), 0);
+		ck_assert_uint_eq(buf_length(e.in), 0);
 		env_close(&e);
 	}
 }
@@ -241,7 +240,7 @@ START_TEST(lenprefix_several_frames_in_one_buffer)
 	expect_message(&e, "bcd", 3, "third");
 	expect_message(&e, "ef", 2, "fourth");
 	expect_need_more(&e, "partial header");
-	ck_assert_uint_eq(evbuffer_get_length(e.in), 2);
+	ck_assert_uint_eq(buf_length(e.in), 2);
 	env_close(&e);
 }
 END_TEST
@@ -255,7 +254,7 @@ START_TEST(lenprefix_zero_length_frame)
 	expect_need_more(&e, "3 header bytes");
 	env_feed(&e, wire + 3, 1);
 	expect_message(&e, "", 0, "zero length");
-	ck_assert_uint_eq(evbuffer_get_length(e.in), 0);
+	ck_assert_uint_eq(buf_length(e.in), 0);
 	env_close(&e);
 }
 END_TEST
@@ -305,22 +304,22 @@ START_TEST(lenprefix_encode_wire_bytes)
 	static const uint8_t want[] = {0, 0, 0, 3, 'x', 'y', 'z', 0, 0, 0, 0};
 	struct env e;
 	env_open(&e, "lenprefix", NULL, NULL);
-	struct evbuffer *wire = evbuffer_new();
+	struct mh_buf *wire = buf_new();
 	ck_assert_int_eq(env_encode(&e, "xyz", 3, wire), 0);
 	ck_assert_int_eq(env_encode(&e, "", 0, wire), 0);
 	ck_assert(buf_equals(wire, want, sizeof(want)));
 	/* And what was encoded decodes back to the same messages. */
-	evbuffer_add_buffer(e.in, wire);
+	ck_assert_int_eq(buf_move(e.in, wire, buf_length(wire)), 0);
 	expect_message(&e, "xyz", 3, "round trip");
 	expect_message(&e, "", 0, "round trip (empty)");
-	evbuffer_free(wire);
+	buf_free(wire);
 	env_close(&e);
 }
 END_TEST
 
 START_TEST(lenprefix_encode_large_body)
 {
-	/* A body spanning several evbuffer chains keeps its bytes and order. */
+	/* A body far past a buffer's first block keeps its bytes and order. */
 	size_t n = 300000;
 	uint8_t *payload = malloc(n);
 	ck_assert_ptr_nonnull(payload);
@@ -328,12 +327,12 @@ START_TEST(lenprefix_encode_large_body)
 		payload[i] = (uint8_t)(i * 7 + i / 251);
 	struct env e;
 	env_open(&e, "lenprefix", NULL, NULL);
-	struct evbuffer *wire = evbuffer_new();
+	struct mh_buf *wire = buf_new();
 	ck_assert_int_eq(env_encode(&e, payload, n, wire), 0);
-	ck_assert_uint_eq(evbuffer_get_length(wire), n + 4);
-	evbuffer_add_buffer(e.in, wire);
+	ck_assert_uint_eq(buf_length(wire), n + 4);
+	ck_assert_int_eq(buf_move(e.in, wire, buf_length(wire)), 0);
 	expect_message(&e, payload, n, "large round trip");
-	evbuffer_free(wire);
+	buf_free(wire);
 	env_close(&e);
 	free(payload);
 }
@@ -384,7 +383,7 @@ START_TEST(line_split_at_every_point)
 			env_feed(&e, lines[l] + k, n - k);
 			expect_message(&e, "hello line", 10, what);
 			expect_need_more(&e, what);
-			ck_assert_uint_eq(evbuffer_get_length(e.in), 0);
+			ck_assert_uint_eq(buf_length(e.in), 0);
 			env_close(&e);
 		}
 	}
@@ -424,7 +423,7 @@ START_TEST(line_empty_lines_and_several_in_one_buffer)
 	expect_message(&e, "b", 1, "b");
 	expect_message(&e, "", 0, "empty line after b");
 	expect_need_more(&e, "unterminated c");
-	ck_assert_uint_eq(evbuffer_get_length(e.in), 1);
+	ck_assert_uint_eq(buf_length(e.in), 1);
 	env_close(&e);
 }
 END_TEST
@@ -496,25 +495,25 @@ START_TEST(line_encode_follows_the_request_terminator)
 {
 	struct env e;
 	env_open(&e, "line", NULL, NULL);
-	struct evbuffer *wire = evbuffer_new();
+	struct mh_buf *wire = buf_new();
 
 	/* Before any line, and after an LF line: LF. */
 	ck_assert_int_eq(env_encode(&e, "first", 5, wire), 0);
 	ck_assert(buf_equals(wire, "first\n", 6));
-	evbuffer_drain(wire, evbuffer_get_length(wire));
+	buf_drain(wire, buf_length(wire));
 
 	env_feed(&e, "ping\r\n", 6);
 	expect_message(&e, "ping", 4, "CRLF request");
 	ck_assert_int_eq(env_encode(&e, "pong", 4, wire), 0);
 	ck_assert(buf_equals(wire, "pong\r\n", 6));
-	evbuffer_drain(wire, evbuffer_get_length(wire));
+	buf_drain(wire, buf_length(wire));
 
 	env_feed(&e, "ping\n", 5);
 	expect_message(&e, "ping", 4, "LF request");
 	ck_assert_int_eq(env_encode(&e, "", 0, wire), 0);
 	ck_assert(buf_equals(wire, "\n", 1));
 
-	evbuffer_free(wire);
+	buf_free(wire);
 	env_close(&e);
 }
 END_TEST
@@ -523,12 +522,12 @@ START_TEST(line_encode_error_is_one_line)
 {
 	struct env e;
 	env_open(&e, "line", NULL, NULL);
-	struct evbuffer *wire = evbuffer_new();
+	struct mh_buf *wire = buf_new();
 
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_TOO_LARGE,
 	                      "line longer than max_line 8", (mh_buf *)wire);
 	ck_assert(buf_equals(wire, "ERR line longer than max_line 8\n", 32));
-	evbuffer_drain(wire, evbuffer_get_length(wire));
+	buf_drain(wire, buf_length(wire));
 
 	/* Control characters cannot split the error into several lines. */
 	env_feed(&e, "x\r\n", 3);
@@ -536,14 +535,14 @@ START_TEST(line_encode_error_is_one_line)
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_FORBIDDEN, "no\r\nEVIL",
 	                      (mh_buf *)wire);
 	ck_assert(buf_equals(wire, "ERR no  EVIL\r\n", 14));
-	evbuffer_drain(wire, evbuffer_get_length(wire));
+	buf_drain(wire, buf_length(wire));
 
 	/* The host names the status in the text it passes. */
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_TOO_MANY, "too many requests",
 	                      (mh_buf *)wire);
 	ck_assert(buf_equals(wire, "ERR too many requests\r\n", 23));
 
-	evbuffer_free(wire);
+	buf_free(wire);
 	env_close(&e);
 }
 END_TEST
@@ -565,11 +564,11 @@ START_TEST(echo_moves_the_body)
 		req->reply = reply; /* msg_free(req) frees both */
 		reply->request = req;
 		size_t n = strlen(bodies[i]);
-		evbuffer_add(msg_body(req), bodies[i], n);
+		buf_add(msg_body(req), bodies[i], n);
 		int r = e.inst.desc->handler->handle(&e.inst, (mh_msg *)req, (mh_msg *)reply);
 		ck_assert_int_eq(r, MH_HANDLE_DONE);
 		ck_assert(buf_equals(msg_body(reply), bodies[i], n));
-		ck_assert_uint_eq(evbuffer_get_length(msg_body(req)), 0);
+		ck_assert_uint_eq(buf_length(msg_body(req)), 0);
 		msg_free(req);
 	}
 	env_close(&e);
@@ -597,7 +596,7 @@ static size_t roundtrip_random(const char *codec, const char *key, const char *l
 	struct env e, echo;
 	env_open(&e, codec, key, limit_text);
 	env_open(&echo, "echo", NULL, NULL);
-	struct evbuffer *wire = evbuffer_new();
+	struct mh_buf *wire = buf_new();
 	size_t fed = 0, messages = 0;
 	int failed = 0;
 	while (fed < sizeof(input) && !failed) {
@@ -619,7 +618,7 @@ static size_t roundtrip_random(const char *codec, const char *key, const char *l
 				break;
 			}
 			ck_assert_int_eq(r, MH_DECODE_MESSAGE);
-			ck_assert_uint_le(evbuffer_get_length(msg_body(msg)), limit);
+			ck_assert_uint_le(buf_length(msg_body(msg)), limit);
 			struct mh_msg *reply = msg_new(e.conn);
 			msg->reply = reply;
 			ck_assert_int_eq(echo.inst.desc->handler->handle(&echo.inst, (mh_msg *)msg,
@@ -633,14 +632,14 @@ static size_t roundtrip_random(const char *codec, const char *key, const char *l
 		}
 	}
 	/* What was consumed is exactly what was re-encoded. */
-	size_t consumed = fed - evbuffer_get_length(e.in);
+	size_t consumed = fed - buf_length(e.in);
 	if (!failed)
-		ck_assert_uint_eq(evbuffer_get_length(wire), consumed);
-	ck_assert_uint_le(evbuffer_get_length(wire), consumed);
-	ck_assert_msg(evbuffer_get_length(wire) == 0 ||
-	                  memcmp(evbuffer_pullup(wire, -1), input, evbuffer_get_length(wire)) == 0,
+		ck_assert_uint_eq(buf_length(wire), consumed);
+	ck_assert_uint_le(buf_length(wire), consumed);
+	ck_assert_msg(buf_length(wire) == 0 ||
+	                  memcmp(buf_data(wire), input, buf_length(wire)) == 0,
 	              "%s seed %u: re-encoded bytes differ from the input", codec, seed);
-	evbuffer_free(wire);
+	buf_free(wire);
 	env_close(&echo);
 	env_close(&e);
 	return messages;

@@ -10,9 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-
 #include "arena.h"
+#include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "loader.h"
@@ -25,7 +24,7 @@ struct env {
 	const mh_codec_ops *codec;
 	struct mh_conn *conn;
 	void *state;
-	struct evbuffer *in;
+	struct mh_buf *in;
 };
 
 /* Load MODHOST_MODULE_PATH/http1.so with its defaults, but max_body = 64KiB. */
@@ -53,7 +52,7 @@ static void env_open(struct env *e)
 	e->conn = calloc(1, sizeof(*e->conn));
 	/* conn_close from decode only marks the connection: as in a callback. */
 	e->conn->flags = CONN_IN_CALLBACK;
-	e->in = evbuffer_new();
+	e->in = buf_new();
 	e->codec = lib->desc.codec;
 	e->state = calloc(1, e->codec->conn_state_size);
 	ck_assert_int_eq(e->codec->conn_init(&e->inst, e->conn, e->state), 0);
@@ -64,7 +63,7 @@ static void env_close(struct env *e)
 	free(e->state);
 	arena_free(&e->conn->arena);
 	free(e->conn);
-	evbuffer_free(e->in);
+	buf_free(e->in);
 	e->inst.desc->unload(&e->inst);
 	modconf_free(e->conf);
 }
@@ -77,11 +76,11 @@ static void summarise(struct mh_msg *m, char *out, size_t cap)
 	const char *pa = msg_field_get(m, MH_FIELD_PATH, &pl);
 	const char *qu = msg_field_get(m, MH_FIELD_QUERY, &ql);
 	const char *ve = msg_field_get(m, MH_FIELD_VERSION, &vl);
-	struct evbuffer *b = msg_body(m);
-	size_t bl = evbuffer_get_length(b);
+	struct mh_buf *b = msg_body(m);
+	size_t bl = buf_length(b);
 	snprintf(out, cap, "%.*s %.*s%s%.*s %.*s [h=%zu] %.*s", (int)ml, me, (int)pl, pa,
 	         qu ? "?" : "", qu ? (int)ql : 0, qu ? qu : "", (int)vl, ve, msg_header_count(m),
-	         (int)bl, bl ? (const char *)evbuffer_pullup(b, -1) : "");
+	         (int)bl, bl ? (const char *)buf_data(b) : "");
 }
 
 /* Decode everything in the input; append each request's summary (one per
@@ -89,7 +88,7 @@ static void summarise(struct mh_msg *m, char *out, size_t cap)
 static int drain(struct env *e, char *log, size_t cap)
 {
 	for (;;) {
-		if (evbuffer_get_length(e->in) == 0)
+		if (buf_length(e->in) == 0)
 			return MH_DECODE_NEED_MORE;
 		struct mh_msg *m = NULL;
 		int r = e->codec->decode(&e->inst, e->conn, e->state, (mh_buf *)e->in, &m);
@@ -123,9 +122,9 @@ static void whole(const char *req, char *log, size_t cap)
 	struct env e;
 	env_open(&e);
 	log[0] = '\0';
-	evbuffer_add(e.in, req, strlen(req));
+	buf_add(e.in, req, strlen(req));
 	ck_assert_int_eq(drain(&e, log, cap), MH_DECODE_NEED_MORE);
-	ck_assert_int_eq(evbuffer_get_length(e.in), 0);
+	ck_assert_int_eq(buf_length(e.in), 0);
 	env_close(&e);
 }
 
@@ -140,12 +139,12 @@ START_TEST(test_split_at_every_byte_decodes_as_whole)
 		struct env e;
 		env_open(&e);
 		got[0] = '\0';
-		evbuffer_add(e.in, req, k);
+		buf_add(e.in, req, k);
 		ck_assert_int_eq(drain(&e, got, sizeof(got)), MH_DECODE_NEED_MORE);
-		evbuffer_add(e.in, req + k, len - k);
+		buf_add(e.in, req + k, len - k);
 		ck_assert_int_eq(drain(&e, got, sizeof(got)), MH_DECODE_NEED_MORE);
 		ck_assert_msg(strcmp(got, want) == 0, "split at %zu:\n%s\nwant:\n%s", k, got, want);
-		ck_assert_int_eq(evbuffer_get_length(e.in), 0);
+		ck_assert_int_eq(buf_length(e.in), 0);
 		env_close(&e);
 	}
 	/* A byte at a time. */
@@ -153,7 +152,7 @@ START_TEST(test_split_at_every_byte_decodes_as_whole)
 	env_open(&e);
 	got[0] = '\0';
 	for (size_t k = 0; k < len; k++) {
-		evbuffer_add(e.in, req + k, 1);
+		buf_add(e.in, req + k, 1);
 		ck_assert_int_eq(drain(&e, got, sizeof(got)), MH_DECODE_NEED_MORE);
 	}
 	ck_assert_msg(strcmp(got, want) == 0, "byte by byte:\n%s\nwant:\n%s", got, want);
@@ -181,32 +180,33 @@ START_TEST(test_declared_length_refused_before_the_body)
 	struct env e;
 	env_open(&e);
 	const char *req = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000000000\r\n\r\n";
-	evbuffer_add(e.in, req, strlen(req));
+	buf_add(e.in, req, strlen(req));
 	struct mh_msg *m = NULL;
 	ck_assert_int_eq(e.codec->decode(&e.inst, e.conn, e.state, (mh_buf *)e.in, &m),
 	                 MH_DECODE_ERROR);
 	if (m)
 		msg_free(m);
 	ck_assert_int_eq(e.conn->error_status, MH_STATUS_TOO_LARGE);
-	struct evbuffer *wire = evbuffer_new();
+	struct mh_buf *wire = buf_new();
 	e.codec->encode_error(&e.inst, e.conn, e.state, e.conn->error_status, e.conn->error_text,
 	                      (mh_buf *)wire);
-	size_t n = evbuffer_get_length(wire);
-	const char *w = (const char *)evbuffer_pullup(wire, -1);
+	size_t n = buf_length(wire);
+	const char *w = (const char *)buf_data(wire);
 	ck_assert_msg(n > 30 && strncmp(w, "HTTP/1.1 413 Payload Too Large\r\n", 32) == 0, "%.*s",
 	              (int)n, w);
 	ck_assert_msg(memmem(w, n, "\r\nConnection: close\r\n", 21) != NULL, "%.*s", (int)n, w);
-	evbuffer_free(wire);
+	buf_free(wire);
 	env_close(&e);
 }
 END_TEST
 
 /* Replace the Date line's value (it changes every second) by "-". */
-static char *wire_text(struct evbuffer *wire)
+static char *wire_text(struct mh_buf *wire)
 {
-	size_t n = evbuffer_get_length(wire);
+	size_t n = buf_length(wire);
 	char *s = malloc(n + 1);
-	evbuffer_remove(wire, s, n);
+	buf_peek(wire, s, n);
+	buf_drain(wire, n);
 	s[n] = '\0';
 	char *d = strstr(s, "Date: ");
 	if (d) {
@@ -225,7 +225,7 @@ START_TEST(test_encode_on_the_wire)
 	env_open(&e);
 	const char *req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\nHEAD /y HTTP/1.0\r\nConnection: "
 	                  "keep-alive\r\n\r\nGET /z HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
-	evbuffer_add(e.in, req, strlen(req));
+	buf_add(e.in, req, strlen(req));
 	struct mh_msg *reqs[3];
 	for (int i = 0; i < 3; i++) {
 		reqs[i] = NULL;
@@ -235,7 +235,7 @@ START_TEST(test_encode_on_the_wire)
 		reqs[i]->reply->request = reqs[i];
 	}
 	ck_assert_msg(e.conn->flags & CONN_CLOSING, "Connection: close did not close");
-	struct evbuffer *wire = evbuffer_new();
+	struct mh_buf *wire = buf_new();
 
 	/* A handler's headers, its own Content-Length dropped, a code. */
 	struct mh_msg *r = reqs[0]->reply;
@@ -243,7 +243,7 @@ START_TEST(test_encode_on_the_wire)
 	msg_header_add(r, "Content-Length", "999", 3);
 	msg_header_add(r, "X-Bad", "a\r\nInjected: yes", 16);
 	r->code = 404;
-	evbuffer_add(msg_body(r), "nope", 4);
+	buf_add(msg_body(r), "nope", 4);
 	ck_assert_int_eq(e.codec->encode(&e.inst, e.conn, e.state, r, (mh_buf *)wire), 0);
 	char *s = wire_text(wire);
 	ck_assert_str_eq(s, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nDate: -\r\n"
@@ -254,7 +254,7 @@ START_TEST(test_encode_on_the_wire)
 	 * used for 1.0. */
 	r = reqs[1]->reply;
 	msg_header_add(r, "Transfer-Encoding", "chunked", 7);
-	evbuffer_add(msg_body(r), "hello", 5);
+	buf_add(msg_body(r), "hello", 5);
 	ck_assert_int_eq(e.codec->encode(&e.inst, e.conn, e.state, r, (mh_buf *)wire), 0);
 	s = wire_text(wire);
 	ck_assert_str_eq(s, "HTTP/1.1 200 OK\r\nDate: -\r\nContent-Length: 5\r\n"
@@ -264,7 +264,7 @@ START_TEST(test_encode_on_the_wire)
 	/* The last request asked to close; the handler asks for chunked. */
 	r = reqs[2]->reply;
 	msg_header_add(r, "Transfer-Encoding", "chunked", 7);
-	evbuffer_add(msg_body(r), "0123456789abcdefg", 17);
+	buf_add(msg_body(r), "0123456789abcdefg", 17);
 	ck_assert_int_eq(e.codec->encode(&e.inst, e.conn, e.state, r, (mh_buf *)wire), 0);
 	s = wire_text(wire);
 	ck_assert_str_eq(s, "HTTP/1.1 200 OK\r\nDate: -\r\nTransfer-Encoding: chunked\r\n"
@@ -272,7 +272,7 @@ START_TEST(test_encode_on_the_wire)
 	free(s);
 	for (int i = 0; i < 3; i++)
 		msg_free(reqs[i]);
-	evbuffer_free(wire);
+	buf_free(wire);
 	env_close(&e);
 }
 END_TEST
@@ -284,14 +284,14 @@ START_TEST(test_error_replies_for_denials)
 	struct env e;
 	env_open(&e);
 	const char *req = "GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /b HTTP/1.1\r\nHost: h\r\n\r\n";
-	evbuffer_add(e.in, req, strlen(req));
+	buf_add(e.in, req, strlen(req));
 	struct mh_msg *m[2];
 	for (int i = 0; i < 2; i++) {
 		m[i] = NULL;
 		ck_assert_int_eq(e.codec->decode(&e.inst, e.conn, e.state, (mh_buf *)e.in, &m[i]),
 		                 MH_DECODE_MESSAGE);
 	}
-	struct evbuffer *wire = evbuffer_new();
+	struct mh_buf *wire = buf_new();
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_TOO_MANY, "too many\x01requests",
 	                      (mh_buf *)wire);
 	char *s = wire_text(wire);
@@ -306,7 +306,7 @@ START_TEST(test_error_replies_for_denials)
 	free(s);
 	msg_free(m[0]);
 	msg_free(m[1]);
-	evbuffer_free(wire);
+	buf_free(wire);
 	env_close(&e);
 }
 END_TEST

@@ -11,23 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-
+#include "buf.h"
 #include "metrics.h"
 #include "shm.h"
 
 /* The whole exposition, as a malloc'ed string. */
 static char *render(void)
 {
-	struct evbuffer *b = evbuffer_new();
+	struct mh_buf *b = buf_new();
 	ck_assert_ptr_nonnull(b);
 	ck_assert_int_eq(metrics_render(b), 0);
-	size_t n = evbuffer_get_length(b);
+	size_t n = buf_length(b);
 	char *s = malloc(n + 1);
 	ck_assert_ptr_nonnull(s);
-	evbuffer_remove(b, s, n);
+	buf_peek(b, s, n);
 	s[n] = '\0';
-	evbuffer_free(b);
+	buf_free(b);
 	return s;
 }
 

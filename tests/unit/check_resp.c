@@ -7,7 +7,7 @@
  * the store's lock and reattachment (modules/kvstore.c, linked in).
  *
  * The environment is built as in check_codecs.c: a struct mh_module with a
- * modconf from the module's key table, a zeroed connection, an evbuffer as
+ * modconf from the module's key table, a zeroed connection, a host buffer as
  * its input. */
 #include "build-config.h"
 
@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena.h"
+#include "buf.h"
 #include "config.h"
 #include "conn.h"
 #include "kvstore.h"
@@ -38,7 +38,7 @@ struct env {
 	const mh_codec_ops *codec; /* NULL for a handler */
 	struct mh_conn *conn;
 	void *state;
-	struct evbuffer *in;
+	struct mh_buf *in;
 	struct cfg_entry entries[4];
 };
 
@@ -87,7 +87,7 @@ static void env_open_as(struct env *e, const char *file, const char *name,
 	e->inst.loaded = 1;
 
 	e->conn = calloc(1, sizeof(*e->conn));
-	e->in = evbuffer_new();
+	e->in = buf_new();
 	ck_assert_ptr_nonnull(e->conn);
 	ck_assert_ptr_nonnull(e->in);
 	e->codec = lib->desc.codec;
@@ -108,7 +108,7 @@ static void env_close(struct env *e)
 	free(e->state);
 	arena_free(&e->conn->arena);
 	free(e->conn);
-	evbuffer_free(e->in);
+	buf_free(e->in);
 	if (e->inst.desc->unload)
 		e->inst.desc->unload(&e->inst);
 	modconf_free(e->conf);
@@ -118,7 +118,7 @@ static void env_close(struct env *e)
 
 static void env_feed(struct env *e, const void *data, size_t len)
 {
-	ck_assert_int_eq(evbuffer_add(e->in, data, len), 0);
+	ck_assert_int_eq(buf_add(e->in, data, len), 0);
 }
 
 static void env_feed_str(struct env *e, const char *s)
@@ -189,17 +189,17 @@ static void expect_error(struct env *e, int status, const char *text, const char
 	              e->conn->error_text, text);
 }
 
-static int buf_equals(struct evbuffer *b, const void *data, size_t len)
+static int buf_equals(struct mh_buf *b, const void *data, size_t len)
 {
-	if (evbuffer_get_length(b) != len)
+	if (buf_length(b) != len)
 		return 0;
-	return len == 0 || memcmp(evbuffer_pullup(b, -1), data, len) == 0;
+	return len == 0 || memcmp(buf_data(b), data, len) == 0;
 }
 
-static const char *buf_text(struct evbuffer *b)
+static const char *buf_text(struct mh_buf *b)
 {
 	static char text[8192];
-	size_t n = evbuffer_copyout(b, text, sizeof(text) - 1);
+	size_t n = buf_peek(b, text, sizeof(text) - 1);
 	text[n] = '\0';
 	return text;
 }
@@ -237,7 +237,7 @@ START_TEST(resp_multibulk_split_at_every_point)
 		ck_assert(buf_equals(msg_body(m), "key:1 hello\r\nworld", 18));
 		msg_free(m);
 		expect_need_more(&e, what);
-		ck_assert_uint_eq(evbuffer_get_length(e.in), 0);
+		ck_assert_uint_eq(buf_length(e.in), 0);
 		env_close(&e);
 	}
 }
@@ -267,7 +267,7 @@ START_TEST(resp_byte_by_byte_pipeline)
 		}
 	}
 	ck_assert_uint_eq(got, 4);
-	ck_assert_uint_eq(evbuffer_get_length(e.in), 0);
+	ck_assert_uint_eq(buf_length(e.in), 0);
 	env_close(&e);
 
 	/* The same stream in one piece gives the same requests, in order;
@@ -277,7 +277,7 @@ START_TEST(resp_byte_by_byte_pipeline)
 	for (size_t i = 0; i < 4; i++)
 		expect_request(&e, want[i], want[i]);
 	expect_need_more(&e, "end of the pipeline");
-	ck_assert_uint_eq(evbuffer_get_length(e.in), 0);
+	ck_assert_uint_eq(buf_length(e.in), 0);
 	env_close(&e);
 }
 END_TEST
@@ -289,7 +289,7 @@ START_TEST(resp_partial_request_left_behind)
 	env_feed_str(&e, "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$3\r\nab");
 	expect_request(&e, "GET|a", "first");
 	expect_need_more(&e, "second, incomplete");
-	ck_assert_uint_eq(evbuffer_get_length(e.in), 19);
+	ck_assert_uint_eq(buf_length(e.in), 19);
 	env_feed_str(&e, "c\r\n");
 	expect_request(&e, "GET|abc", "second, completed");
 	env_close(&e);
@@ -322,7 +322,7 @@ START_TEST(resp_command_is_upper_cased_and_args_are_not)
 	env_open(&e, "resp", NULL);
 	env_feed_str(&e, "*3\r\n$6\r\nmGeT\xff\xfe\r\n$2\r\naB\r\n$2\r\ncD\r\n");
 	struct mh_msg *m = expect_request_v(&e, "MGET\xff\xfe|aB|cD", "2", "mixed case");
-	ck_assert_uint_eq(evbuffer_get_length(msg_body(m)), 0); /* args_body = no, the default */
+	ck_assert_uint_eq(buf_length(msg_body(m)), 0); /* args_body = no, the default */
 	msg_free(m);
 	env_close(&e);
 }
@@ -468,12 +468,12 @@ START_TEST(resp_large_bulk_in_pieces)
 	ck_assert_ptr_nonnull(val);
 	for (size_t i = 0; i < n; i++)
 		val[i] = (char)('a' + i % 26);
-	struct evbuffer *wire = evbuffer_new();
-	evbuffer_add_printf(wire, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%zu\r\n", n);
-	evbuffer_add(wire, val, n);
-	evbuffer_add(wire, "\r\n", 2);
-	size_t total = evbuffer_get_length(wire);
-	const char *bytes = (const char *)evbuffer_pullup(wire, -1);
+	struct mh_buf *wire = buf_new();
+	buf_printf(wire, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%zu\r\n", n);
+	buf_add(wire, val, n);
+	buf_add(wire, "\r\n", 2);
+	size_t total = buf_length(wire);
+	const char *bytes = (const char *)buf_data(wire);
 	struct env e;
 	env_open(&e, "resp", NULL);
 	for (size_t at = 0; at < total;) {
@@ -491,14 +491,14 @@ START_TEST(resp_large_bulk_in_pieces)
 	ck_assert(memcmp(a, val, n) == 0);
 	msg_free(msg);
 	env_close(&e);
-	evbuffer_free(wire);
+	buf_free(wire);
 	free(val);
 }
 END_TEST
 
 /* ---- encoding and the version switch ----------------------------------------------- */
 
-static int env_encode(struct env *e, struct mh_msg *reply, struct evbuffer *wire)
+static int env_encode(struct env *e, struct mh_msg *reply, struct mh_buf *wire)
 {
 	return e->codec->encode(&e->inst, e->conn, e->state, (mh_msg *)reply, (mh_buf *)wire);
 }
@@ -507,27 +507,27 @@ START_TEST(resp_encode_body_raw_and_errors)
 {
 	struct env e;
 	env_open(&e, "resp", NULL);
-	struct evbuffer *wire = evbuffer_new();
+	struct mh_buf *wire = buf_new();
 
 	/* A body-form reply is one bulk string (so echo works over resp). */
 	struct mh_msg *r = msg_new(e.conn);
-	evbuffer_add(msg_body(r), "hi\r\nthere", 9);
+	buf_add(msg_body(r), "hi\r\nthere", 9);
 	ck_assert_int_eq(env_encode(&e, r, wire), 0);
 	msg_free(r);
 	r = msg_new(e.conn);
 	ck_assert_int_eq(env_encode(&e, r, wire), 0);
 	msg_free(r);
 	ck_assert(buf_equals(wire, "$9\r\nhi\r\nthere\r\n$0\r\n\r\n", 21));
-	evbuffer_drain(wire, evbuffer_get_length(wire));
+	buf_drain(wire, buf_length(wire));
 
 	/* A raw reply is the handler's RESP, as is. */
 	r = msg_new(e.conn);
 	r->form = MH_REPLY_RAW;
-	evbuffer_add(msg_body(r), "+OK\r\n:1\r\n", 9);
+	buf_add(msg_body(r), "+OK\r\n:1\r\n", 9);
 	ck_assert_int_eq(env_encode(&e, r, wire), 0);
 	msg_free(r);
 	ck_assert(buf_equals(wire, "+OK\r\n:1\r\n", 9));
-	evbuffer_drain(wire, evbuffer_get_length(wire));
+	buf_drain(wire, buf_length(wire));
 
 	/* An empty raw reply would hang the client: it becomes an error. */
 	r = msg_new(e.conn);
@@ -535,25 +535,25 @@ START_TEST(resp_encode_body_raw_and_errors)
 	ck_assert_int_eq(env_encode(&e, r, wire), 0);
 	msg_free(r);
 	ck_assert_msg(strncmp(buf_text(wire), "-ERR ", 5) == 0, "%s", buf_text(wire));
-	evbuffer_drain(wire, evbuffer_get_length(wire));
+	buf_drain(wire, buf_length(wire));
 
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_TOO_LARGE,
 	                      "Protocol error: invalid\r\nbulk length", (mh_buf *)wire);
 	ck_assert_str_eq(buf_text(wire), "-ERR Protocol error: invalid  bulk length\r\n");
-	evbuffer_drain(wire, evbuffer_get_length(wire));
+	buf_drain(wire, buf_length(wire));
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_NOT_FOUND, "not found",
 	                      (mh_buf *)wire);
 	ck_assert_str_eq(buf_text(wire), "-ERR unknown command\r\n");
-	evbuffer_drain(wire, evbuffer_get_length(wire));
+	buf_drain(wire, buf_length(wire));
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_UNAUTHORIZED, "unauthorized",
 	                      (mh_buf *)wire);
 	ck_assert_str_eq(buf_text(wire), "-NOAUTH Authentication required.\r\n");
-	evbuffer_drain(wire, evbuffer_get_length(wire));
+	buf_drain(wire, buf_length(wire));
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_TOO_MANY, "too many requests",
 	                      (mh_buf *)wire);
 	ck_assert_str_eq(buf_text(wire), "-ERR too many requests\r\n");
 
-	evbuffer_free(wire);
+	buf_free(wire);
 	env_close(&e);
 }
 END_TEST
@@ -576,14 +576,14 @@ START_TEST(resp_hello_switches_the_version)
 	msg_free(expect_request_v(&e, "HELLO|3|AUTH|x|y", "2", "HELLO 3 AUTH"));
 	struct mh_msg *r = msg_new(e.conn);
 	msg_field_set(r, MH_FIELD_VERSION, "2", 1);
-	struct evbuffer *wire = evbuffer_new();
+	struct mh_buf *wire = buf_new();
 	r->form = MH_REPLY_RAW;
-	evbuffer_add(msg_body(r), "-ERR no\r\n", 9);
+	buf_add(msg_body(r), "-ERR no\r\n", 9);
 	ck_assert_int_eq(env_encode(&e, r, wire), 0);
 	msg_free(r);
 	env_feed_str(&e, "GET c\r\n");
 	msg_free(expect_request_v(&e, "GET|c", "2", "after a refused HELLO"));
-	evbuffer_free(wire);
+	buf_free(wire);
 	env_close(&e);
 }
 END_TEST
@@ -601,26 +601,26 @@ START_TEST(resp_random_requests_in_random_pieces)
 	 * pieces: each decodes to exactly the arguments it was made of. */
 	for (uint32_t seed = 1; seed <= 50; seed++) {
 		uint32_t s = seed;
-		struct evbuffer *wire = evbuffer_new();
+		struct mh_buf *wire = buf_new();
 		char want[40][64][24];
 		size_t want_n[40][64], want_argc[40];
 		size_t n_req = 1 + rng_next(&s) % 40;
 		for (size_t r = 0; r < n_req; r++) {
 			want_argc[r] = 1 + rng_next(&s) % 6;
-			evbuffer_add_printf(wire, "*%zu\r\n", want_argc[r]);
+			buf_printf(wire, "*%zu\r\n", want_argc[r]);
 			for (size_t a = 0; a < want_argc[r]; a++) {
 				size_t len = rng_next(&s) % 24;
 				for (size_t i = 0; i < len; i++)
 					want[r][a][i] = a == 0 ? (char)('A' + rng_next(&s) % 26)
 					                       : (char)(rng_next(&s) & 0xff);
 				want_n[r][a] = len;
-				evbuffer_add_printf(wire, "$%zu\r\n", len);
-				evbuffer_add(wire, want[r][a], len);
-				evbuffer_add(wire, "\r\n", 2);
+				buf_printf(wire, "$%zu\r\n", len);
+				buf_add(wire, want[r][a], len);
+				buf_add(wire, "\r\n", 2);
 			}
 		}
-		size_t total = evbuffer_get_length(wire);
-		const uint8_t *bytes = evbuffer_pullup(wire, -1);
+		size_t total = buf_length(wire);
+		const uint8_t *bytes = buf_data(wire);
 		struct env e;
 		env_open(&e, "resp", NULL);
 		size_t fed = 0, got = 0;
@@ -650,9 +650,9 @@ START_TEST(resp_random_requests_in_random_pieces)
 			ck_assert_int_eq(rc, MH_DECODE_NEED_MORE);
 		}
 		ck_assert_uint_eq(got, n_req);
-		ck_assert_uint_eq(evbuffer_get_length(e.in), 0);
+		ck_assert_uint_eq(buf_length(e.in), 0);
 		env_close(&e);
-		evbuffer_free(wire);
+		buf_free(wire);
 	}
 }
 END_TEST
@@ -691,7 +691,7 @@ static const char *kv_run_v(struct env *e, int proto, const char *cmdline, int *
 	else
 		ck_assert_int_eq(r, MH_HANDLE_DONE);
 	ck_assert_int_eq(reply->form, MH_REPLY_RAW);
-	size_t n = evbuffer_copyout(msg_body(reply), text, sizeof(text) - 1);
+	size_t n = buf_peek(msg_body(reply), text, sizeof(text) - 1);
 	text[n] = '\0';
 	msg_free(req);
 	return text;

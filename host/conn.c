@@ -258,7 +258,7 @@ static void conn_encode_ready(struct mh_conn *c)
 {
 	const mh_codec_ops *codec = codec_of(c);
 	struct mh_msg *req;
-	int encoded = 0;
+	uint32_t encoded = 0;
 	while ((req = c->inflight_head) && req->state == MSG_DONE) {
 		c->inflight_head = req->next;
 		if (!c->inflight_head)
@@ -269,7 +269,7 @@ static void conn_encode_ready(struct mh_conn *c)
 		if (ensure_out(c) < 0) {
 			msg_free(req);
 			c->flags |= CONN_CLOSE_NOW;
-			return;
+			break;
 		}
 		/* Observers see the reply whole, before the codec takes its body:
 		 * they can read its size and still add headers. */
@@ -290,10 +290,10 @@ static void conn_encode_ready(struct mh_conn *c)
 		if (reply->close_after)
 			c->flags |= CONN_CLOSING;
 		msg_free(req);
-		encoded = 1;
+		encoded++;
 	}
 	if (encoded)
-		metrics_host_bytes(c);
+		metrics_host_replies(c, encoded);
 }
 
 /* Write what the socket takes now; schedule the rest. */

@@ -804,10 +804,13 @@ static void count_bytes(const struct listener_cells *lc, struct mh_conn *c)
 	}
 }
 
-void metrics_host_bytes(struct mh_conn *c)
+void metrics_host_replies(struct mh_conn *c, uint32_t n)
 {
-	if (area)
-		count_bytes(listener_cells_of(c), c);
+	if (!area)
+		return;
+	struct listener_cells *lc = listener_cells_of(c);
+	cell_add(lc->msgs_out, n);
+	count_bytes(lc, c);
 }
 
 static const char *status_kind(int status)
@@ -843,12 +846,12 @@ void metrics_host_event(struct mh_conn *c, int type, struct mh_msg *msg, const c
 		count_bytes(lc, c);
 		break;
 	case MH_EVENT_MSG_IN:
+		/* Counted at once, so that a request that crashes its worker
+		 * is still in the total; bytes wait for the replies. */
 		cell_add(lc->msgs_in, 1);
-		count_bytes(lc, c);
 		break;
 	case MH_EVENT_MSG_OUT:
-		cell_add(lc->msgs_out, 1);
-		count_bytes(lc, c);
+		/* Replies and bytes: metrics_host_replies, per batch. */
 		if (msg && (msg->is_error || msg->status != MH_STATUS_OK))
 			metrics_add(host.errors,
 			            (const char *const[]){name, status_kind(msg->status)}, 1);

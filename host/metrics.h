@@ -68,8 +68,10 @@ void metrics_host_reload(int ok, const char *err);
 void metrics_host_hook(const struct mh_module *m, const char *hook, uint64_t us);
 
 struct mh_conn;
-/* Add c's wire bytes since the last count (written plus queued) to its
- * listener's counters; called once replies are encoded. */
-void metrics_host_bytes(struct mh_conn *c);
+/* Count n replies encoded on c, and c's wire bytes since the last count
+ * (written plus queued), on its listener; called once per batch of replies
+ * encoded, so that a busy connection touches the shared counters once per
+ * read instead of once per message. */
+void metrics_host_replies(struct mh_conn *c, uint32_t n);
 
 #endif

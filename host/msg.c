@@ -64,16 +64,39 @@ struct mh_buf *msg_body(struct mh_msg *m)
 	return m->body;
 }
 
+/* Trips when a field is added to struct mh_msg (on 64-bit builds), as a
+ * reminder that msg_clear must reset it. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct mh_msg) == 88,
+               "struct mh_msg changed: update msg_clear");
+
+/* Every field but the arena (and next, which the caller sets) to zero. */
+static void msg_clear(struct mh_msg *m)
+{
+	m->conn = NULL;
+	m->body = NULL;
+	m->reply = m->request = NULL;
+	m->started_us = 0;
+	m->status = 0;
+	m->state = 0;
+	m->close_after = 0;
+	m->is_error = 0;
+	m->form = 0;
+	m->code = 0;
+	m->meta = NULL;
+	m->handler = NULL;
+}
+
 static void msg_free_one(struct mh_msg *m)
 {
 	if (m->body)
 		msg_buf_put(m->body);
 	if (msg_pool_n < MSG_POOL_MAX) {
-		/* Keep the arena's first chunk: the next message reuses it. */
-		struct arena *keep = m->arena;
-		arena_reset(&keep);
-		memset(m, 0, sizeof(*m));
-		m->arena = keep;
+		/* Keep the arena's first chunk: the next message reuses it.
+		 * Field by field, not memset: this runs twice per message and
+		 * a string instruction's start-up costs more than the stores. */
+		if (m->arena)
+			arena_reset(&m->arena);
+		msg_clear(m);
 		m->next = msg_pool;
 		msg_pool = m;
 		msg_pool_n++;

@@ -40,6 +40,8 @@ struct msg_meta {
 	uint32_t n_args, cap_args;
 };
 
+/* A pooled message is reset field by field (msg_clear in msg.c): a field
+ * added here must be added there too. */
 struct mh_msg {
 	struct mh_conn *conn;  /* NULL once the connection is gone (async) */
 	struct mh_buf *body; /* created on first use */

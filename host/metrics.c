@@ -1,9 +1,10 @@
-/* host/metrics.c — metrics in shared memory.  The master maps one area
- * before forking: the family and series tables (changed only under a
+/* host/metrics.c — the metric store, in shared memory.  The master maps one
+ * area before forking: the family and series tables (changed only under a
  * process-shared robust mutex) and one row of value cells per worker slot
  * (written by that worker alone, with plain stores).  A scrape sums the
  * rows.  Series are found without the lock through an append-only hash
- * index.  See doc/internals/metrics.md. */
+ * index.  The host's own families are hostmetrics.c's.  See
+ * doc/internals/metrics.md. */
 #include "build-config.h"
 
 #include <errno.h>
@@ -13,36 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "buf.h"
-#include "conn.h"
-#include "config.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics-int.h"
 #include "metrics.h"
-#include "msg.h"
 #include "shm.h"
-#include "worker.h"
 
-#define METRICS_LABEL_NAME_MAX 64
-#define METRICS_INDEX_SIZE     (METRICS_MAX_SERIES * 2) /* a power of two */
-#define METRICS_ROWS           (SHM_MAX_SLOTS + 1)
-#define METRICS_MASTER_ROW     SHM_MAX_SLOTS /* the master, and workers = 0 */
-#define METRICS_NONE           UINT32_MAX
-
-/* A family: what metric_register returns (the ABI's opaque mh_metric). */
-struct mh_metric {
-	uint32_t type; /* enum mh_metric_type */
-	uint32_t n_labels;
-	uint32_t n_buckets;   /* finite upper bounds; +Inf is implied */
-	uint32_t n_cells;     /* per series: 1, or n_buckets + 2 (+Inf bucket, sum) */
-	uint32_t first, last; /* series indices + 1, in creation order; 0 = none */
-	char name[METRICS_NAME_MAX];
-	char help[METRICS_HELP_MAX];
-	char labels[METRICS_MAX_LABELS][METRICS_LABEL_NAME_MAX];
-	double buckets[METRICS_MAX_BUCKETS];
-};
+#define METRICS_INDEX_SIZE (METRICS_MAX_SERIES * 2) /* a power of two */
 
 struct metrics_series {
 	uint32_t hash;
@@ -63,22 +43,13 @@ struct metrics_area {
 };
 
 static struct metrics_area *area;
-static double *rows; /* METRICS_ROWS x METRICS_CELLS */
+double *metrics_rows; /* METRICS_ROWS x METRICS_CELLS */
 
-/* The host's own families. */
-static struct {
-	mh_metric *accepted, *closed, *active, *bytes_in, *bytes_out, *msgs_in, *msgs_out;
-	mh_metric *errors, *limits, *tls, *restarts, *reloads, *load_failures, *hooks;
-	mh_metric *dropped, *start_time, *build_info;
-	uint32_t dropped_cell;
-} host;
+/* modhost_metric_series_dropped_total, the store's own counter. */
+static uint32_t dropped_cell = METRICS_NONE;
 
 static const double metrics_default_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                  0.5,   1,    2.5,   5,    10};
-static const double metrics_hook_buckets[] = {0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005,
-                                              0.01,    0.05,    0.1,    0.5,    1};
-
-static int metrics_register_host(void);
 
 /* ---- the area ------------------------------------------------------------- */
 
@@ -113,17 +84,22 @@ static int metrics_map(char *err, size_t errlen)
 		return -1;
 	}
 	area = ar;
-	rows = r;
-	return metrics_register_host() < 0 ? -1 : 0;
+	metrics_rows = r;
+	/* The store's counter first, so that it renders first. */
+	mh_metric *dropped = metrics_register_family(
+	    NULL, MH_METRIC_COUNTER, "modhost_metric_series_dropped_total",
+	    "Metric updates dropped because the series table was full.", NULL, NULL, 0);
+	if (dropped)
+		dropped_cell = metrics_series_cell(dropped, NULL);
+	int rc_host = metrics_host_register();
+	return !dropped || rc_host < 0 ? -1 : 0;
 }
 
 int metrics_init(char *err, size_t errlen)
 {
 	if (metrics_map(err, errlen) < 0)
 		return -1;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	metrics_set(host.start_time, NULL, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+	metrics_host_started();
 	return 0;
 }
 
@@ -152,43 +128,6 @@ static void metrics_lock(void)
 static void metrics_unlock(void)
 {
 	pthread_mutex_unlock(&area->lock);
-}
-
-/* The calling process's row: its worker slot's, or the master's row.
- * Cached per slot: a forked worker's slot is set once, after fork. */
-static double *metrics_row(void)
-{
-	static const struct shm_slot *cached_for = (const struct shm_slot *)1;
-	static double *cached;
-	struct shm_slot *self = shm_self();
-	if (self != cached_for) {
-		struct shm_zone *zone = shm_get();
-		size_t r = (self && zone) ? (size_t)(self - zone->slots) : METRICS_MASTER_ROW;
-		cached = rows + r * METRICS_CELLS;
-		cached_for = self;
-	}
-	return cached;
-}
-
-static double cell_load(const double *p)
-{
-	double v;
-	__atomic_load(p, &v, __ATOMIC_RELAXED);
-	return v;
-}
-
-static void cell_store(double *p, double v)
-{
-	__atomic_store(p, &v, __ATOMIC_RELAXED);
-}
-
-/* One writer per row, so a load and a store make an add. */
-static void cell_add(uint32_t cell, double v)
-{
-	if (cell == METRICS_NONE)
-		return;
-	double *p = metrics_row() + cell;
-	cell_store(p, cell_load(p) + v);
 }
 
 /* ---- names and values ----------------------------------------------------- */
@@ -336,7 +275,7 @@ static int series_create(uint32_t family, uint32_t hash, char values[][METRICS_V
 
 /* The first cell of the series of f with these label values, made on first
  * use; METRICS_NONE when it cannot be made (counted as dropped). */
-static uint32_t series_cell(struct mh_metric *f, const char *const *label_values)
+uint32_t metrics_series_cell(struct mh_metric *f, const char *const *label_values)
 {
 	char values[METRICS_MAX_LABELS][METRICS_VALUE_MAX];
 	uint32_t family = (uint32_t)(f - area->families);
@@ -352,7 +291,7 @@ static uint32_t series_cell(struct mh_metric *f, const char *const *label_values
 		metrics_unlock();
 	}
 	if (s < 0) {
-		cell_add(host.dropped_cell, 1);
+		cell_add(dropped_cell, 1);
 		return METRICS_NONE;
 	}
 	return area->series[s].cell;
@@ -436,8 +375,8 @@ static int same_shape(const struct mh_metric *a, const struct mh_metric *b)
 }
 
 /* Build the family in a scratch copy, then find or add it under the lock. */
-static mh_metric *register_family(const char *who, int type, const char *name, const char *help,
-                                  const char *label_names, const double *buckets, size_t n_buckets)
+mh_metric *metrics_register_family(const char *who, int type, const char *name, const char *help,
+                                   const char *label_names, const double *buckets, size_t n_buckets)
 {
 	struct mh_metric f;
 	const char *why = NULL;
@@ -490,7 +429,7 @@ static mh_metric *register_family(const char *who, int type, const char *name, c
 		return NULL;
 	}
 	if (found->n_labels == 0)
-		series_cell(found, NULL); /* a plain metric shows 0 from the start */
+		metrics_series_cell(found, NULL); /* a plain metric shows 0 from the start */
 	return found;
 }
 
@@ -499,8 +438,8 @@ mh_metric *metrics_register(mh_module *m, int type, const char *name, const char
 {
 	if (!metrics_ready())
 		return NULL;
-	return register_family(m ? m->name : NULL, type, name, help, label_names, buckets,
-	                       n_buckets);
+	return metrics_register_family(m ? m->name : NULL, type, name, help, label_names, buckets,
+	                               n_buckets);
 }
 
 /* ---- updating --------------------------------------------------------------- */
@@ -511,14 +450,14 @@ void metrics_add(mh_metric *f, const char *const *label_values, double value)
 		return;
 	if (f->type == MH_METRIC_COUNTER && value < 0)
 		return; /* counters only go up */
-	cell_add(series_cell(f, label_values), value);
+	cell_add(metrics_series_cell(f, label_values), value);
 }
 
 void metrics_set(mh_metric *f, const char *const *label_values, double value)
 {
 	if (!f || f->type != MH_METRIC_GAUGE)
 		return;
-	uint32_t cell = series_cell(f, label_values);
+	uint32_t cell = metrics_series_cell(f, label_values);
 	if (cell != METRICS_NONE)
 		cell_store(metrics_row() + cell, value);
 }
@@ -527,7 +466,7 @@ void metrics_observe(mh_metric *f, const char *const *label_values, double value
 {
 	if (!f || f->type != MH_METRIC_HISTOGRAM || isnan(value))
 		return;
-	uint32_t cell = series_cell(f, label_values);
+	uint32_t cell = metrics_series_cell(f, label_values);
 	if (cell == METRICS_NONE)
 		return;
 	uint32_t b = 0;
@@ -590,8 +529,7 @@ static int add_sample(struct mh_buf *out, const struct mh_metric *f, const char 
 			values += strlen(values) + 1;
 		}
 		if (le)
-			rc |=
-			    buf_printf(out, "%sle=\"%s\"", f->n_labels ? "," : "", le) < 0;
+			rc |= buf_printf(out, "%sle=\"%s\"", f->n_labels ? "," : "", le) < 0;
 		rc |= buf_add(out, "}", 1);
 	}
 	format_number(num, sizeof(num), value);
@@ -604,9 +542,9 @@ static double cell_sum(uint32_t cell)
 {
 	struct shm_zone *zone = shm_get();
 	uint32_t used = zone ? __atomic_load_n(&zone->used_slots, __ATOMIC_RELAXED) : 0;
-	double v = cell_load(&rows[(size_t)METRICS_MASTER_ROW * METRICS_CELLS + cell]);
+	double v = cell_load(&metrics_rows[(size_t)METRICS_MASTER_ROW * METRICS_CELLS + cell]);
 	for (uint32_t r = 0; r < used && r < SHM_MAX_SLOTS; r++)
-		v += cell_load(&rows[(size_t)r * METRICS_CELLS + cell]);
+		v += cell_load(&metrics_rows[(size_t)r * METRICS_CELLS + cell]);
 	return v;
 }
 
@@ -661,7 +599,7 @@ void metrics_slot_exited(int slot)
 {
 	if (!area || slot < 0 || slot >= SHM_MAX_SLOTS)
 		return;
-	double *row = rows + (size_t)slot * METRICS_CELLS;
+	double *row = metrics_rows + (size_t)slot * METRICS_CELLS;
 	metrics_lock();
 	for (uint32_t i = 0; i < area->n_series; i++) {
 		const struct metrics_series *s = &area->series[i];
@@ -669,269 +607,4 @@ void metrics_slot_exited(int slot)
 			cell_store(&row[s->cell], 0);
 	}
 	metrics_unlock();
-}
-
-/* ---- the host's own metrics ------------------------------------------------- */
-
-static mh_metric *host_family(int type, const char *name, const char *help, const char *labels,
-                              const double *buckets, size_t n)
-{
-	return register_family(NULL, type, name, help, labels, buckets, n);
-}
-
-static int metrics_register_host(void)
-{
-	host.dropped_cell = METRICS_NONE;
-	host.dropped =
-	    host_family(MH_METRIC_COUNTER, "modhost_metric_series_dropped_total",
-	                "Metric updates dropped because the series table was full.", NULL, NULL, 0);
-	if (host.dropped)
-		host.dropped_cell = series_cell(host.dropped, NULL);
-	host.start_time =
-	    host_family(MH_METRIC_GAUGE, "modhost_start_time_seconds",
-	                "When the master started, in seconds since the epoch.", NULL, NULL, 0);
-	host.build_info =
-	    host_family(MH_METRIC_GAUGE, "modhost_build_info",
-	                "Always 1: the product and ABI versions.", "version, abi", NULL, 0);
-	host.accepted = host_family(MH_METRIC_COUNTER, "modhost_connections_accepted_total",
-	                            "Connections accepted.", "listener", NULL, 0);
-	host.closed = host_family(MH_METRIC_COUNTER, "modhost_connections_closed_total",
-	                          "Connections closed.", "listener", NULL, 0);
-	host.active = host_family(MH_METRIC_GAUGE, "modhost_connections_active",
-	                          "Connections open now.", "listener", NULL, 0);
-	host.bytes_in =
-	    host_family(MH_METRIC_COUNTER, "modhost_bytes_in_total",
-	                "Bytes read from connections (after TLS).", "listener", NULL, 0);
-	host.bytes_out =
-	    host_family(MH_METRIC_COUNTER, "modhost_bytes_out_total",
-	                "Bytes written or queued to connections.", "listener", NULL, 0);
-	host.msgs_in = host_family(MH_METRIC_COUNTER, "modhost_messages_in_total",
-	                           "Requests decoded.", "listener", NULL, 0);
-	host.msgs_out = host_family(MH_METRIC_COUNTER, "modhost_messages_out_total",
-	                            "Replies encoded.", "listener", NULL, 0);
-	host.errors =
-	    host_family(MH_METRIC_COUNTER, "modhost_errors_total",
-	                "Protocol errors and error replies, by kind.", "listener, kind", NULL, 0);
-	host.limits = host_family(MH_METRIC_COUNTER, "modhost_limit_hits_total",
-	                          "Limits reached: sizes, timeouts, connections, in-flight.",
-	                          "listener, limit", NULL, 0);
-	host.tls =
-	    host_family(MH_METRIC_COUNTER, "modhost_tls_handshakes_total",
-	                "TLS handshakes, by result (ok, failed).", "listener, result", NULL, 0);
-	host.restarts = host_family(MH_METRIC_COUNTER, "modhost_worker_restarts_total",
-	                            "Workers restarted after dying.", NULL, NULL, 0);
-	host.reloads = host_family(MH_METRIC_COUNTER, "modhost_reloads_total",
-	                           "Reloads, by result (ok, failed).", "result", NULL, 0);
-	host.load_failures =
-	    host_family(MH_METRIC_COUNTER, "modhost_module_load_failures_total",
-	                "Modules refused or failing to load on reload.", "module", NULL, 0);
-	host.hooks = host_family(MH_METRIC_HISTOGRAM, "modhost_module_hook_duration_seconds",
-	                         "Time spent in module hooks (handle, auth, policy).",
-	                         "module, hook", metrics_hook_buckets,
-	                         sizeof(metrics_hook_buckets) / sizeof(metrics_hook_buckets[0]));
-	if (!host.dropped || !host.start_time || !host.build_info || !host.accepted ||
-	    !host.closed || !host.active || !host.bytes_in || !host.bytes_out || !host.msgs_in ||
-	    !host.msgs_out || !host.errors || !host.limits || !host.tls || !host.restarts ||
-	    !host.reloads || !host.load_failures || !host.hooks)
-		return -1;
-	char abi[16];
-	snprintf(abi, sizeof(abi), "%d.%d", MH_ABI_MAJOR, MH_ABI_MINOR);
-	metrics_set(host.build_info, (const char *const[]){PACKAGE_VERSION, abi}, 1);
-	series_cell(host.reloads, (const char *const[]){"ok"});
-	series_cell(host.reloads, (const char *const[]){"failed"});
-	return 0;
-}
-
-/* Per process: the cells of each listener's hot series, by listener index
- * in the generation, checked against the listener's name. */
-struct listener_cells {
-	char name[METRICS_VALUE_MAX];
-	uint32_t accepted, closed, active, bytes_in, bytes_out, msgs_in, msgs_out;
-};
-
-static void listener_cells_fill(struct listener_cells *lc, const char *name)
-{
-	const char *const lv[] = {name};
-	lc->accepted = series_cell(host.accepted, lv);
-	lc->closed = series_cell(host.closed, lv);
-	lc->active = series_cell(host.active, lv);
-	lc->bytes_in = series_cell(host.bytes_in, lv);
-	lc->bytes_out = series_cell(host.bytes_out, lv);
-	lc->msgs_in = series_cell(host.msgs_in, lv);
-	lc->msgs_out = series_cell(host.msgs_out, lv);
-	snprintf(lc->name, sizeof(lc->name), "%s", name);
-}
-
-struct listener_cells *metrics_listener_cells(const char *listener)
-{
-	struct listener_cells *lc = calloc(1, sizeof(*lc));
-	if (!lc)
-		return NULL;
-	snprintf(lc->name, sizeof(lc->name), "%s", listener);
-	if (area)
-		listener_cells_fill(lc, listener);
-	return lc;
-}
-
-void metrics_listener_cells_free(struct listener_cells *lc)
-{
-	free(lc);
-}
-
-/* The cells of c's listener, resolved once when the worker set the
- * listener up: no lookup on the message path. */
-static struct listener_cells *listener_cells_of(const struct mh_conn *c)
-{
-	static struct listener_cells none = {
-		"", METRICS_NONE, METRICS_NONE, METRICS_NONE, METRICS_NONE,
-		METRICS_NONE, METRICS_NONE, METRICS_NONE,
-	};
-	return c->sl->cells ? c->sl->cells : &none;
-}
-
-/* Add c's bytes since the last event.  Out counts what was written plus
- * what is queued, so that a reply is counted as soon as it is encoded. */
-static void count_bytes(const struct listener_cells *lc, struct mh_conn *c)
-{
-	uint64_t out = c->bytes_out + (c->out ? buf_length(c->out) : 0);
-	if (c->bytes_in > c->counted_in) {
-		cell_add(lc->bytes_in, (double)(c->bytes_in - c->counted_in));
-		c->counted_in = c->bytes_in;
-	}
-	if (out > c->counted_out) {
-		cell_add(lc->bytes_out, (double)(out - c->counted_out));
-		c->counted_out = out;
-	}
-}
-
-void metrics_host_replies(struct mh_conn *c, uint32_t n)
-{
-	if (!area)
-		return;
-	struct listener_cells *lc = listener_cells_of(c);
-	cell_add(lc->msgs_out, n);
-	count_bytes(lc, c);
-}
-
-static const char *status_kind(int status)
-{
-	switch (status) {
-	case MH_STATUS_BAD_REQUEST: return "bad_request";
-	case MH_STATUS_UNAUTHORIZED: return "unauthorized";
-	case MH_STATUS_FORBIDDEN: return "forbidden";
-	case MH_STATUS_NOT_FOUND: return "not_found";
-	case MH_STATUS_TOO_LARGE: return "too_large";
-	case MH_STATUS_TOO_MANY: return "too_many";
-	case MH_STATUS_UNAVAILABLE: return "unavailable";
-	case MH_STATUS_TIMEOUT: return "timeout";
-	default: return "internal";
-	}
-}
-
-void metrics_host_event(struct mh_conn *c, int type, struct mh_msg *msg, const char *detail,
-                        uint64_t value)
-{
-	if (!area)
-		return;
-	struct listener_cells *lc = listener_cells_of(c);
-	const char *name = c->sl->ls->name;
-	switch (type) {
-	case MH_EVENT_CONN_OPEN:
-		cell_add(lc->accepted, 1);
-		cell_add(lc->active, 1);
-		break;
-	case MH_EVENT_CONN_CLOSE:
-		cell_add(lc->closed, 1);
-		cell_add(lc->active, -1);
-		count_bytes(lc, c);
-		break;
-	case MH_EVENT_MSG_IN:
-		/* Counted at once, so that a request that crashes its worker
-		 * is still in the total; bytes wait for the replies. */
-		cell_add(lc->msgs_in, 1);
-		break;
-	case MH_EVENT_MSG_OUT:
-		/* Replies and bytes: metrics_host_replies, per batch. */
-		if (msg && (msg->is_error || msg->status != MH_STATUS_OK))
-			metrics_add(host.errors,
-			            (const char *const[]){name, status_kind(msg->status)}, 1);
-		break;
-	case MH_EVENT_LIMIT:
-		metrics_add(host.limits, (const char *const[]){name, detail ? detail : "other"}, 1);
-		break;
-	case MH_EVENT_ERROR:
-		metrics_add(host.errors, (const char *const[]){name, "protocol"}, 1);
-		break;
-	case MH_EVENT_TLS_HANDSHAKE:
-		metrics_add(host.tls, (const char *const[]){name, value ? "ok" : "failed"}, 1);
-		count_bytes(lc, c);
-		break;
-	default: break;
-	}
-}
-
-void metrics_host_limit(const char *listener, const char *limit)
-{
-	if (area)
-		metrics_add(host.limits, (const char *const[]){listener, limit}, 1);
-}
-
-void metrics_host_worker_restart(void)
-{
-	if (area)
-		metrics_add(host.restarts, NULL, 1);
-}
-
-void metrics_host_reload(int ok, const char *err)
-{
-	if (!area)
-		return;
-	metrics_add(host.reloads, (const char *const[]){ok ? "ok" : "failed"}, 1);
-	/* The loader's refusals read "[FILE:LINE: ]module 'NAME' (PATH): why". */
-	char name[METRICS_VALUE_MAX];
-	const char *p = ok || !err ? NULL : strstr(err, "module '");
-	if (!p || (p != err && (p < err + 2 || p[-2] != ':' || p[-1] != ' ')))
-		return;
-	p += 8;
-	const char *end = strstr(p, "' (");
-	size_t len = end ? (size_t)(end - p) : 0;
-	if (!len || len >= sizeof(name) || memchr(p, '\'', len))
-		return;
-	memcpy(name, p, len);
-	name[len] = '\0';
-	metrics_add(host.load_failures, (const char *const[]){name}, 1);
-}
-
-/* Per process: hook series by module instance and hook, checked against
- * the instance's name (instances are freed and remade on reload). */
-struct hook_cells {
-	const struct mh_module *m;
-	const char *hook;
-	char name[METRICS_VALUE_MAX];
-	uint32_t cell;
-};
-
-static struct hook_cells hook_cache[64];
-
-void metrics_host_hook(const struct mh_module *m, const char *hook, uint64_t us)
-{
-	if (!area || !host.hooks)
-		return;
-	size_t h = (((uintptr_t)m >> 4) ^ ((uintptr_t)hook >> 2)) & 63;
-	struct hook_cells *hc = &hook_cache[h];
-	if (hc->m != m || hc->hook != hook || strcmp(hc->name, m->name) != 0) {
-		hc->m = m;
-		hc->hook = hook;
-		snprintf(hc->name, sizeof(hc->name), "%s", m->name);
-		hc->cell = series_cell(host.hooks, (const char *const[]){m->name, hook});
-	}
-	if (hc->cell == METRICS_NONE)
-		return;
-	double v = (double)us / 1e6;
-	const struct mh_metric *f = host.hooks;
-	uint32_t b = 0;
-	while (b < f->n_buckets && v > f->buckets[b])
-		b++;
-	cell_add(hc->cell + b, 1);
-	cell_add(hc->cell + f->n_buckets + 1, v);
 }

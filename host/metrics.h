@@ -1,6 +1,7 @@
 /* host/metrics.h — metrics in shared memory: families and series registered
  * under a process-shared lock, values in per-worker rows written with plain
- * stores, summed across rows when rendered as Prometheus text (0.0.4).
+ * stores, summed across rows when rendered as Prometheus text 0.0.4
+ * (metrics.c); the host's own metrics on top of them (hostmetrics.c).
  * See doc/internals/metrics.md. */
 #ifndef MH_METRICS_H
 #define MH_METRICS_H
@@ -13,10 +14,6 @@
 struct mh_buf;
 struct mh_conn;
 struct listener_cells;
-/* The host's per-listener counters of listener, for the worker to keep on
- * its serve_listener (freed with metrics_listener_cells_free), or NULL. */
-struct listener_cells *metrics_listener_cells(const char *listener);
-void metrics_listener_cells_free(struct listener_cells *lc);
 struct mh_msg;
 
 /* Capacities of the area, fixed when the master maps it. */
@@ -46,12 +43,16 @@ void metrics_observe(mh_metric *metric, const char *const *label_values, double 
 /* Append the Prometheus text exposition of every family to out.  Returns 0,
  * or -1 when out of memory. */
 int metrics_render(struct mh_buf *out);
-
-/* ---- the host's own metrics ----------------------------------------------- */
-
 /* In the master, after worker `slot` exited: its gauges drop to zero (its
  * counters stay: they are part of the host's totals). */
 void metrics_slot_exited(int slot);
+
+/* ---- the host's own metrics (hostmetrics.c) ------------------------------- */
+
+/* The host's per-listener counters of listener, for the worker to keep on
+ * its serve_listener (freed with metrics_listener_cells_free), or NULL. */
+struct listener_cells *metrics_listener_cells(const char *listener);
+void metrics_listener_cells_free(struct listener_cells *lc);
 /* From pipeline_observe, for every event of every connection, whether or
  * not observer modules are configured. */
 void metrics_host_event(struct mh_conn *c, int type, struct mh_msg *msg, const char *detail,

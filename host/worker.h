@@ -40,7 +40,7 @@ struct serve_listener {
 	struct mh_module **observers;
 	size_t n_observers;
 	uint64_t max_message;
-	struct listener_cells *cells; /* the host's counters for it (metrics.c) */
+	struct listener_cells *cells; /* the host's counters for it (hostmetrics.c) */
 	uint64_t n_conns; /* in this worker */
 	size_t index;     /* in the generation's listeners */
 	const struct timeval *idle_tv, *read_tv, *write_tv; /* common timeouts */

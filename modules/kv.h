@@ -1,6 +1,6 @@
-/* modules/kv.h — what the kv handler's two files share: the instance, the
- * lock wrapper, and the Redis face (modules/kvresp.c) that modules/kv.c
- * calls for requests from the resp codec. */
+/* modules/kv.h — what the kv handler's files share: the instance, the lock
+ * wrapper, and the Redis face (modules/kvresp.c, with modules/kvdb.c) that
+ * modules/kv.c calls for requests from the resp codec. */
 #ifndef MH_KV_H
 #define MH_KV_H
 

@@ -1,0 +1,66 @@
+/* modules/kvresp.h — what the Redis face (modules/kvresp.c) lends to the
+ * commands on the store (modules/kvdb.c): the reply writer, the command
+ * being run, and the argument parsers.  modules/kv.c calls kvresp.c
+ * through kv.h alone. */
+#ifndef MH_KVRESP_H
+#define MH_KVRESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "modhost.h"
+
+struct kv_instance;
+struct kvstore;
+
+/* A reply under construction: small pieces gather in buf and go to the
+ * reply body in one step; large values go straight to the body. */
+struct kvresp_out {
+	mh_buf *body;
+	int proto; /* 2 or 3 */
+	int failed;
+	size_t n;
+	char buf[4096];
+};
+
+/* One command being run: the request, its arguments and the reply. */
+struct kvresp_cmd {
+	struct kv_instance *inst;
+	struct kvstore *s;
+	mh_msg *req, *reply;
+	const char *name; /* upper case */
+	size_t name_len;
+	size_t argc; /* arguments after the command */
+	struct kvresp_out *o;
+	int close; /* QUIT: close after the reply */
+};
+
+/* Writing RESP into o.  A write that fails sets o->failed; the command
+ * goes on and kvresp_handle turns the reply into an error. */
+void kvresp_reset(struct kvresp_out *o); /* forget what was written so far */
+void kvresp_raw(struct kvresp_out *o, const void *data, size_t len);
+void kvresp_str(struct kvresp_out *o, const char *s);
+void kvresp_line_int(struct kvresp_out *o, char prefix, int64_t v); /* "<prefix><v>\r\n" */
+void kvresp_int(struct kvresp_out *o, int64_t v);
+void kvresp_bulk(struct kvresp_out *o, const void *data, size_t len);
+void kvresp_cbulk(struct kvresp_out *o, const char *s);
+void kvresp_null(struct kvresp_out *o); /* RESP3 null, or a RESP2 nil bulk */
+void kvresp_array(struct kvresp_out *o, int64_t n);
+void kvresp_map(struct kvresp_out *o, int64_t n);          /* n pairs (a flat array in RESP2) */
+void kvresp_error(struct kvresp_out *o, const char *text); /* text: one line */
+
+/* The error texts more than one command writes. */
+extern const char kvresp_err_int[];
+extern const char kvresp_err_syntax[];
+
+/* Argument i after the command (its bytes stay the request's), whether it
+ * is word (case-insensitive), and it parsed as a Redis integer (0 or -1). */
+const char *kvresp_arg(const struct kvresp_cmd *c, size_t i, size_t *len);
+int kvresp_arg_is(const struct kvresp_cmd *c, size_t i, const char *word);
+int kvresp_arg_ll(const struct kvresp_cmd *c, size_t i, int64_t *v);
+/* len bytes parsed as a Redis integer (as INCR reads a stored value): 0 or -1. */
+int kvresp_value_ll(const uint8_t *v, size_t len, int64_t *out);
+/* The reply "ERR wrong number of arguments for '<command>' command". */
+void kvresp_wrong_args(struct kvresp_cmd *c);
+
+#endif

@@ -22,7 +22,7 @@ static size_t align_up(size_t n)
 	return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 }
 
-void *arena_alloc(struct arena **a, size_t size)
+void *arena_alloc_raw(struct arena **a, size_t size)
 {
 	struct arena *chunk = *a;
 	size = align_up(size ? size : 1);
@@ -40,14 +40,21 @@ void *arena_alloc(struct arena **a, size_t size)
 	}
 	void *p = chunk->data + chunk->used;
 	chunk->used += size;
-	memset(p, 0, size);
+	return p;
+}
+
+void *arena_alloc(struct arena **a, size_t size)
+{
+	void *p = arena_alloc_raw(a, size);
+	if (p)
+		memset(p, 0, size);
 	return p;
 }
 
 char *arena_strdup(struct arena **a, const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *p = arena_alloc(a, n);
+	char *p = arena_alloc_raw(a, n);
 	if (p)
 		memcpy(p, s, n);
 	return p;

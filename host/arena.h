@@ -11,6 +11,8 @@ struct arena;
 /* Zeroed memory of size bytes, 16-byte aligned, valid until arena_free(*a).
  * Returns NULL when out of memory. */
 void *arena_alloc(struct arena **a, size_t size);
+/* The same, not zeroed: for memory the caller fills at once (copies). */
+void *arena_alloc_raw(struct arena **a, size_t size);
 /* Copy of s in the arena, or NULL. */
 char *arena_strdup(struct arena **a, const char *s);
 /* Free every allocation and set *a to NULL. */

@@ -138,7 +138,7 @@ static struct msg_meta *meta_of(struct mh_msg *m)
 /* A NUL-terminated copy of len bytes in the message's arena. */
 static char *copy_in(struct mh_msg *m, const char *s, size_t len)
 {
-	char *p = arena_alloc(&m->arena, len + 1);
+	char *p = arena_alloc_raw(&m->arena, len + 1);
 	if (p) {
 		memcpy(p, s, len);
 		p[len] = '\0';
@@ -152,7 +152,7 @@ static void *grow(struct mh_msg *m, void *items, uint32_t n, uint32_t *cap, size
 	if (n < *cap)
 		return items;
 	uint32_t ncap = *cap ? *cap * 2 : 8;
-	void *p = arena_alloc(&m->arena, ncap * elem);
+	void *p = arena_alloc_raw(&m->arena, ncap * elem);
 	if (!p)
 		return NULL;
 	if (n)

@@ -80,16 +80,8 @@ start_nginx() {
 		}
 	}
 	EOF
-	$(lib_pin "$SERVER_CPU") nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/logs/stderr" 2>&1 &
-	local master=$!
-	LIB_PIDS="$LIB_PIDS $master"
-	lib_wait_listen "$PORT_nginx" 10 || { cat "$dir/logs/stderr" "$dir/logs/error.log" >&2; lib_die "nginx did not start"; }
-	for _ in $(seq 100); do
-		PID_nginx=$(lib_children "$master" | awk '{print $1}')
-		[ -n "$PID_nginx" ] && break
-		sleep 0.05
-	done
-	[ -n "$PID_nginx" ] || lib_die "nginx started no worker"
+	lib_start_nginx "$dir" "$PORT_nginx" "$SERVER_CPU"
+	PID_nginx=$NGX_WORKER
 }
 
 start_haproxy() {

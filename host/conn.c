@@ -272,8 +272,11 @@ static void conn_encode_ready(struct mh_conn *c)
 			break;
 		}
 		/* Observers see the reply whole, before the codec takes its body:
-		 * they can read its size and still add headers. */
-		pipeline_observe(c, MH_EVENT_MSG_OUT, reply, NULL, 0);
+		 * they can read its size and still add headers.  Without
+		 * observers only an error reply has something to count (the
+		 * replies themselves are counted per batch, below). */
+		if (c->sl->n_observers || reply->is_error || reply->status != MH_STATUS_OK)
+			pipeline_observe(c, MH_EVENT_MSG_OUT, reply, NULL, 0);
 		if (reply->is_error) {
 			/* A codec without an error form can only close. */
 			if (!codec->encode_error)

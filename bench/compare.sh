@@ -209,18 +209,14 @@ pair() {
 	done
 	[ -n "$(medians "$f")" ] || row "RESP ops/s vs Redis" "no result (bench/resp-bench.sh)" "" - ">=1.00" n/a
 
-	# tls-bench.sh: the modhost row of its medians table, the first column
-	# naming handshakes per CPU second and the ratio column after it.
+	# tls-bench.sh: the "full" row of its medians table; the second
+	# ratio column is the one per worker CPU-second.
 	f=$OUT/tls.txt
-	tls=$(medians "$f" | awk '
-		NR == 1 {for (i = 1; i <= NF; i++) {
-			if (!c && $i ~ /(hs|handshake).*cpu|cpu.*(hs|handshake)/) c = i
-			if (c && !r && i > c && $i == "ratio") r = i }
-			next}
-		c && /modhost/ {print $c, (r ? $r : "-"); exit}')
-	set -- $tls
-	row "TLS full handshakes per worker CPU-s" "${1:-no result} (bench/tls-bench.sh)" "-" \
-		"${2:--}" ">=1.00" "$(verdict "${2:-}" '>=' 1.00)"
+	r=$(cell "$f" full "" ratio 2)
+	row "TLS full handshakes per worker CPU-s" \
+		"$(pair "$(cell "$f" full "" modhost)" "$(cell "$f" full "" nginx)" /s)" \
+		"$(pair "$(cell "$f" full "" modhost_cpu)" "$(cell "$f" full "" nginx_cpu)" per-CPU-s)" \
+		"${r:--}" ">=1.00" "$(verdict "$r" '>=' 1.00)"
 
 	f=$OUT/idle.txt
 	fresh=$(awk '/^modhost fresh:/ {print $3}' "$f" 2>/dev/null)

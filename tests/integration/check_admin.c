@@ -215,20 +215,6 @@ static void expect_line(const char *text, const char *line)
 	harness_fail_at(__FILE__, __LINE__, "line", "'%s' not in:\n%s", line, text);
 }
 
-/* Wait until a worker logs that it took connection fd (the test handler's
- * observer); returns that worker's pid. */
-static pid_t connection_owner(struct harness_daemon *d, int fd)
-{
-	char re[256], pid[32];
-	snprintf(re, sizeof(re),
-	         "worker\\.[0-9]+\\[([0-9]+)\\]: module testhandler: connection open from "
-	         "127\\.0\\.0\\.1:%d$",
-	         harness_local_port(fd));
-	harness_wait_log(d, 0, re);
-	harness_log_count(d, 0, re, 1, NULL, pid, sizeof(pid));
-	return (pid_t)atoi(pid);
-}
-
 /* ---- metrics ---------------------------------------------------------------- */
 
 #define CONF_SCRAPE                                                                                \
@@ -252,7 +238,7 @@ START_TEST(test_scrape_counts_echo_traffic_over_two_workers)
 		harness_assert(k < 64, "64 connections all went to one worker");
 		fds[k] = harness_connect(echo);
 		harness_assert(fds[k] >= 0, "connect: %s", strerror(errno));
-		owners[k] = connection_owner(d, fds[k]);
+		owners[k] = harness_connection_owner(d, fds[k]);
 		both = k > 0 && owners[k] != owners[0];
 	}
 	uint64_t bytes = 0;
@@ -321,7 +307,7 @@ START_TEST(test_crash_keeps_counters_and_counts_the_restart)
 	int frames = harness_port(d, "frames"), scrape = harness_port(d, "scrape");
 	int fd = harness_connect(frames);
 	harness_assert(fd >= 0, "connect: %s", strerror(errno));
-	connection_owner(d, fd);
+	harness_connection_owner(d, fd);
 	for (int i = 0; i < 5; i++) {
 		int r = harness_echo_frame(fd, "before", 6, IO_MS);
 		harness_assert(r == HARNESS_OK, "echo: %s", harness_io_name(r));
@@ -600,7 +586,7 @@ START_TEST(test_health_while_draining)
 	/* Accepted, and nothing asked yet: the drain keeps it open. */
 	int fd = harness_connect(port);
 	harness_assert(fd >= 0, "connect: %s", strerror(errno));
-	connection_owner(d, fd);
+	harness_connection_owner(d, fd);
 	size_t from = harness_log_size(d);
 	harness_signal(d, SIGTERM);
 	harness_wait_log(d, from, "worker\\.0\\[[0-9]+\\]: draining");
@@ -923,16 +909,11 @@ START_TEST(test_access_log_names_the_tls_client)
 }
 END_TEST
 
-static void teardown(void)
-{
-	harness_cleanup();
-}
-
 static Suite *admin_suite(void)
 {
 	Suite *s = suite_create("admin");
 	TCase *tc = tcase_create("admin");
-	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_scrape_counts_echo_traffic_over_two_workers);
 	tcase_add_test(tc, test_crash_keeps_counters_and_counts_the_restart);
@@ -951,9 +932,5 @@ static Suite *admin_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(admin_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(admin_suite(), CK_ENV);
 }

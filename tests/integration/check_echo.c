@@ -30,13 +30,6 @@
 
 #define IO_MS 10000
 
-static int connect_ok(int port)
-{
-	int fd = harness_connect(port);
-	harness_assert(fd >= 0, "connect to 127.0.0.1:%d: %s", port, strerror(errno));
-	return fd;
-}
-
 /* Receive one frame and check that it is exactly `want`. */
 static void expect_frame(int fd, const void *want, size_t wantlen)
 {
@@ -71,7 +64,7 @@ static pid_t only_worker(struct harness_daemon *d)
 START_TEST(test_lenprefix_frames_in_one_write_and_empty_and_1mib)
 {
 	struct harness_daemon *d = harness_start_ready(CONF_HEAD("1") CONF_ECHO);
-	int fd = connect_ok(harness_port(d, "frames"));
+	int fd = harness_connect_ok(harness_port(d, "frames"));
 
 	/* Three frames in one write, the middle one empty. */
 	static const char three[] = "\0\0\0\5alpha"
@@ -108,7 +101,7 @@ END_TEST
 START_TEST(test_line_lf_crlf_and_pipelined)
 {
 	struct harness_daemon *d = harness_start_ready(CONF_HEAD("1") CONF_ECHO);
-	int fd = connect_ok(harness_port(d, "lines"));
+	int fd = harness_connect_ok(harness_port(d, "lines"));
 
 	int r = harness_send_all(fd, "hello\n", 6, IO_MS);
 	harness_assert(r == HARNESS_OK, "send: %s", harness_io_name(r));
@@ -270,7 +263,7 @@ START_TEST(test_abrupt_disconnects_mid_frame_free_their_connections)
 	memcpy(half, "\0\0\x03\xe8", 4); /* declares 1000 bytes, sends 500 */
 	memset(half + 4, 'h', 500);
 	for (int i = 0; i < 300; i++) {
-		int fd = connect_ok(port);
+		int fd = harness_connect_ok(port);
 		int r = harness_send_all(fd, half, i % 3 == 0 ? 2 : sizeof(half), IO_MS);
 		harness_assert(r == HARNESS_OK || r == HARNESS_RESET, "send %d: %s", i,
 		               harness_io_name(r));
@@ -280,7 +273,7 @@ START_TEST(test_abrupt_disconnects_mid_frame_free_their_connections)
 			close(fd); /* FIN */
 	}
 	/* A new client is served, by the same worker (nothing crashed). */
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	int r = harness_echo_frame(fd, "still here", 10, HARNESS_WAIT_MS);
 	harness_assert(r == HARNESS_OK, "echo after abrupt disconnects: %s", harness_io_name(r));
 	close(fd);
@@ -301,7 +294,7 @@ START_TEST(test_oversize_frame_closes_without_allocating_it)
 	pid_t worker = only_worker(d);
 
 	/* Warm up the worker's allocator with a normal exchange first. */
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	int r = harness_echo_frame(fd, "warm", 4, IO_MS);
 	harness_assert(r == HARNESS_OK, "warm-up echo: %s", harness_io_name(r));
 	close(fd);
@@ -309,7 +302,7 @@ START_TEST(test_oversize_frame_closes_without_allocating_it)
 	harness_assert(before > 0, "cannot read VmRSS of worker %d", (int)worker);
 
 	/* Declare 1 GiB, then send 64 KiB of it. */
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	int myport = harness_local_port(fd);
 	size_t junk = 64 * 1024;
 	char *buf = malloc(4 + junk);
@@ -338,7 +331,7 @@ START_TEST(test_oversize_frame_closes_without_allocating_it)
 	               after);
 
 	/* The worker still serves. */
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	r = harness_echo_frame(fd, "next", 4, IO_MS);
 	harness_assert(r == HARNESS_OK, "echo after the oversize frame: %s", harness_io_name(r));
 	close(fd);
@@ -361,23 +354,23 @@ START_TEST(test_misbehaving_clients_do_not_disturb_others)
 	m[3] = (unsigned char)mlen;
 	for (size_t i = 0; i < mlen; i++)
 		m[4 + i] = (unsigned char)(i * 7 + 3);
-	int fm = connect_ok(port);
+	int fm = harness_connect_ok(port);
 	int r = harness_send_all(fm, m, 4 + first, IO_MS);
 	harness_assert(r == HARNESS_OK, "M send: %s", harness_io_name(r));
 
 	/* G: an HTTP request to a lenprefix port ("GET " is a huge length). */
-	int fg = connect_ok(port);
+	int fg = harness_connect_ok(port);
 	static const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 	harness_send_all(fg, http, sizeof(http) - 1, IO_MS);
 
 	/* L: a line over max_line (1 KiB) on the line listener. */
-	int fl = connect_ok(lport);
+	int fl = harness_connect_ok(lport);
 	char longline[4096];
 	memset(longline, 'L', sizeof(longline));
 	harness_send_all(fl, longline, sizeof(longline), IO_MS);
 
 	/* B: 200 exchanges meanwhile, each with its own payload. */
-	int fb = connect_ok(port);
+	int fb = harness_connect_ok(port);
 	for (int i = 0; i < 200; i++) {
 		char p[64];
 		int n = snprintf(p, sizeof(p), "request %d from B", i);
@@ -403,7 +396,7 @@ START_TEST(test_misbehaving_clients_do_not_disturb_others)
 	expect_frame(fm, m + 4, mlen);
 
 	/* And a line client next to L was never affected. */
-	int fl2 = connect_ok(lport);
+	int fl2 = harness_connect_ok(lport);
 	r = harness_send_all(fl2, "fine\n", 5, IO_MS);
 	harness_assert(r == HARNESS_OK, "send: %s", harness_io_name(r));
 	expect_line(fl2, "fine\n");
@@ -444,9 +437,5 @@ static Suite *echo_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(echo_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(echo_suite(), CK_ENV);
 }

@@ -44,13 +44,6 @@ static struct harness_daemon *start(void)
 	                           harness_test_module("httpfields"));
 }
 
-static int connect_ok(int port)
-{
-	int fd = harness_connect(port);
-	harness_assert(fd >= 0, "connect to 127.0.0.1:%d: %s", port, strerror(errno));
-	return fd;
-}
-
 static void send_str(int fd, const char *s)
 {
 	int r = harness_send_all(fd, s, strlen(s), IO_MS);
@@ -286,7 +279,7 @@ START_TEST(test_http10_keepalive_and_close)
 	static struct resp r;
 	char v[64];
 
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	send_str(fd, "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
 	read_resp(fd, &r, 0);
 	harness_assert(r.code == 200 && strcmp(r.body, "hello") == 0, "%s%s", r.head, r.body);
@@ -299,7 +292,7 @@ START_TEST(test_http10_keepalive_and_close)
 	expect_closed(fd);
 
 	/* HTTP/1.1 with Connection: close: requests behind it are not read. */
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	send_str(fd, "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
 	             "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_resp(fd, &r, 0);
@@ -312,7 +305,7 @@ END_TEST
 START_TEST(test_pipelined_requests_answered_in_order)
 {
 	struct harness_daemon *d = start();
-	int fd = connect_ok(harness_port(d, "routed"));
+	int fd = harness_connect_ok(harness_port(d, "routed"));
 	send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nfirst"
 	             "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
 	             "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -330,7 +323,7 @@ END_TEST
 START_TEST(test_expect_continue_after_a_pipelined_reply)
 {
 	struct harness_daemon *d = start();
-	int fd = connect_ok(harness_port(d, "routed"));
+	int fd = harness_connect_ok(harness_port(d, "routed"));
 	send_str(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\na"
 	             "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
 	             "Content-Length: 4\r\n\r\n");
@@ -351,7 +344,7 @@ END_TEST
 START_TEST(test_requests_one_byte_at_a_time)
 {
 	struct harness_daemon *d = start();
-	int fd = connect_ok(harness_port(d, "routed"));
+	int fd = harness_connect_ok(harness_port(d, "routed"));
 	static const char *reqs[] = {
 	    "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nbyte-1",
 	    "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -391,7 +384,7 @@ static void expect_refused(int port, const char *what, const char *request, int 
 {
 	static struct resp r;
 	char v[64];
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	send_str(fd, request);
 	read_resp(fd, &r, 0);
 	harness_assert(r.code == code, "%s: status %d, expected %d:\n%s%s", what, r.code, code, r.head,
@@ -489,7 +482,7 @@ START_TEST(test_size_limits_at_and_over)
 	/* Request line: max_request_line = 256 = "GET " + target + " HTTP/1.1". */
 	char *target = repeat('a', 256 - 4 - 9 - 7);
 	harness_assert(asprintf(&req, "GET /hello/%s HTTP/1.1\r\nHost: t\r\n\r\n", target) > 0, "a");
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	send_str(fd, req);
 	expect_resp(fd, 200, "hello");
 	close(fd);
@@ -510,7 +503,7 @@ START_TEST(test_size_limits_at_and_over)
 	size_t pad = 1024 - strlen(host) - strlen("X-Pad: \r\n");
 	char *v = repeat('p', pad);
 	harness_assert(asprintf(&req, "GET /hello HTTP/1.1\r\n%sX-Pad: %s\r\n\r\n", host, v) > 0, "a");
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	send_str(fd, req);
 	expect_resp(fd, 200, "hello");
 	close(fd);
@@ -531,7 +524,7 @@ START_TEST(test_size_limits_at_and_over)
 	for (int i = 1; i < 10; i++)
 		snprintf(hs + strlen(hs), sizeof(hs) - strlen(hs), "X-%d: %d\r\n", i, i);
 	harness_assert(asprintf(&req, "GET /hello HTTP/1.1\r\n%s\r\n", hs) > 0, "a");
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	send_str(fd, req);
 	expect_resp(fd, 200, "hello");
 	close(fd);
@@ -544,7 +537,7 @@ START_TEST(test_size_limits_at_and_over)
 	char *body = repeat('b', 4096);
 	harness_assert(asprintf(&req, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4096\r\n\r\n%s",
 	                        body) > 0, "a");
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	send_str(fd, req);
 	expect_resp(fd, 200, body);
 	free(req);
@@ -562,7 +555,7 @@ END_TEST
 START_TEST(test_good_request_answered_before_a_bad_one)
 {
 	struct harness_daemon *d = start();
-	int fd = connect_ok(harness_port(d, "limits"));
+	int fd = harness_connect_ok(harness_port(d, "limits"));
 	send_str(fd, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
 	             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
 	expect_resp(fd, 200, "hello");
@@ -579,7 +572,7 @@ END_TEST
 START_TEST(test_routes_and_unmatched_404_keeps_the_connection)
 {
 	struct harness_daemon *d = start();
-	int fd = connect_ok(harness_port(d, "routed"));
+	int fd = harness_connect_ok(harness_port(d, "routed"));
 	send_str(fd, "GET /hello/there HTTP/1.1\r\nHost: t\r\n\r\n");
 	expect_resp(fd, 200, "hello");
 	send_str(fd, "PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nput");
@@ -597,7 +590,7 @@ END_TEST
 START_TEST(test_head_has_length_but_no_body)
 {
 	struct harness_daemon *d = start();
-	int fd = connect_ok(harness_port(d, "routed"));
+	int fd = harness_connect_ok(harness_port(d, "routed"));
 	static struct resp r;
 	char v[64];
 	send_str(fd, "HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -622,7 +615,7 @@ static void expect_line(const char *body, const char *line)
 START_TEST(test_handler_sees_fields_headers_and_trace_id)
 {
 	struct harness_daemon *d = start();
-	int fd = connect_ok(harness_port(d, "routed"));
+	int fd = harness_connect_ok(harness_port(d, "routed"));
 	static struct resp r;
 	send_str(fd, "PUT /fields/a%20b?x=1&y=2#frag HTTP/1.1\r\nHost: t\r\n"
 	             "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
@@ -696,9 +689,5 @@ static Suite *http_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(http_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(http_suite(), CK_ENV);
 }

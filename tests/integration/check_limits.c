@@ -24,13 +24,6 @@
 	"[listener frames]\nlisten = 127.0.0.1:0\ncodec = lenprefix\n"                             \
 	"handler = testhandler\n" extra
 
-static int connect_ok(int port)
-{
-	int fd = harness_connect(port);
-	harness_assert(fd >= 0, "connect to 127.0.0.1:%d: %s", port, strerror(errno));
-	return fd;
-}
-
 static void expect_frame(int fd, const char *want, int timeout_ms)
 {
 	char *got;
@@ -92,7 +85,7 @@ START_TEST(test_peer_that_never_reads_costs_bounded_memory)
 	/* Baseline after a warm-up exchange of one full-size frame. */
 	unsigned char *frame = malloc(4 + BP_FRAME);
 	unsigned char *want = malloc(4 + BP_FRAME);
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	bp_fill(frame, 0);
 	int r = harness_echo_frame(fd, frame + 4, BP_FRAME, IO_MS);
 	harness_assert(r == HARNESS_OK, "warm-up: %s", harness_io_name(r));
@@ -101,7 +94,7 @@ START_TEST(test_peer_that_never_reads_costs_bounded_memory)
 	harness_assert(base > 0, "cannot read VmRSS of worker %d", (int)worker);
 
 	/* Write pipelined frames and never read. */
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	uint64_t sent_frames = 0, sent_bytes = 0;
 	size_t off = 0; /* bytes of the current frame already sent */
 	int blocked = 0;
@@ -196,7 +189,7 @@ START_TEST(test_idle_timeout_closes_an_idle_connection)
 	struct harness_daemon *d =
 	    harness_start_ready(CONF_TEST("", "idle_timeout = 300ms\nread_timeout = 10s\n"),
 	                        harness_test_module("testhandler"));
-	int fd = connect_ok(harness_port(d, "frames"));
+	int fd = harness_connect_ok(harness_port(d, "frames"));
 	send_frame_ok(fd, "hello");
 	expect_frame(fd, "hello", IO_MS);
 	uint64_t t0 = harness_now_ms();
@@ -219,7 +212,7 @@ START_TEST(test_read_timeout_closes_an_incomplete_message)
 	int port = harness_port(d, "frames");
 
 	/* Half a frame, then nothing. */
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	int myport = harness_local_port(fd);
 	size_t from = harness_log_size(d);
 	int r = harness_send_all(fd,
@@ -244,7 +237,7 @@ START_TEST(test_read_timeout_closes_an_incomplete_message)
 
 	/* A frame trickling in a byte every 50ms is cut too: the timeout runs
 	 * from its first byte, not from the latest one. */
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	myport = harness_local_port(fd);
 	static const char slow[] = "\0\0\0\x20"
 	                           "0123456789abcdef0123456789abcdef";
@@ -311,7 +304,7 @@ START_TEST(test_max_inflight_answers_all_pipelined_requests_in_order)
 {
 	struct harness_daemon *d = harness_start_ready(CONF_TEST("", "max_inflight = 4\n"),
 	                                               harness_test_module("testhandler"));
-	int fd = connect_ok(harness_port(d, "frames"));
+	int fd = harness_connect_ok(harness_port(d, "frames"));
 	enum { N = 10, MS = 100 };
 	char buf[N * 64];
 	size_t off = 0;
@@ -343,7 +336,7 @@ START_TEST(test_replies_leave_in_request_order)
 {
 	struct harness_daemon *d =
 	    harness_start_ready(CONF_TEST("", ""), harness_test_module("testhandler"));
-	int fd = connect_ok(harness_port(d, "frames"));
+	int fd = harness_connect_ok(harness_port(d, "frames"));
 	char buf[128];
 	size_t off = 0;
 	put_frame(buf, &off, "sleep:200:a");
@@ -364,14 +357,14 @@ START_TEST(test_reset_connection_cancels_a_pending_reply)
 	struct harness_daemon *d =
 	    harness_start_ready(CONF_TEST("", ""), harness_test_module("testhandler"));
 	int port = harness_port(d, "frames");
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	size_t from = harness_log_size(d);
 	send_frame_ok(fd, "sleep:300:never");
 	harness_wait_log(d, from, "module testhandler: sleeping 300ms");
 	harness_close_reset(fd);
 	harness_wait_log(d, from, "module testhandler: cancelled a pending reply");
 	/* The worker lives on past the cancelled timer's time. */
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	send_frame_ok(fd, "sleep:400:later");
 	expect_frame(fd, "later", IO_MS);
 	close(fd);
@@ -384,7 +377,7 @@ START_TEST(test_half_closed_connection_still_gets_its_replies)
 {
 	struct harness_daemon *d =
 	    harness_start_ready(CONF_TEST("", ""), harness_test_module("testhandler"));
-	int fd = connect_ok(harness_port(d, "frames"));
+	int fd = harness_connect_ok(harness_port(d, "frames"));
 	char buf[64];
 	size_t off = 0;
 	put_frame(buf, &off, "sleep:200:late");
@@ -404,7 +397,7 @@ START_TEST(test_handler_close_replies_then_closes)
 {
 	struct harness_daemon *d =
 	    harness_start_ready(CONF_TEST("", ""), harness_test_module("testhandler"));
-	int fd = connect_ok(harness_port(d, "frames"));
+	int fd = harness_connect_ok(harness_port(d, "frames"));
 	send_frame_ok(fd, "first");
 	expect_frame(fd, "first", IO_MS);
 	/* A request after the closing one, in the same write: the connection
@@ -435,14 +428,14 @@ START_TEST(test_listener_max_connections_holds_the_sixth_until_one_closes)
 	int fds[5];
 	for (int i = 0; i < 5; i++) {
 		char p[16];
-		fds[i] = connect_ok(port);
+		fds[i] = harness_connect_ok(port);
 		snprintf(p, sizeof(p), "conn-%d", i);
 		send_frame_ok(fds[i], p);
 		expect_frame(fds[i], p, IO_MS);
 	}
 	/* The kernel completes the sixth handshake; the worker must not take
 	 * it while five are open. */
-	int sixth = connect_ok(port);
+	int sixth = harness_connect_ok(port);
 	send_frame_ok(sixth, "sixth");
 	char *got;
 	size_t len;
@@ -500,9 +493,5 @@ static Suite *limits_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(limits_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(limits_suite(), CK_ENV);
 }

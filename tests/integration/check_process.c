@@ -31,26 +31,6 @@
 /* The same, with the test handler logging which worker took a connection. */
 #define CONF_OBSERVED(workers) CONF_WORKERS_TH(workers, "", "log_connections = yes\n")
 
-/* Wait until a worker logs that it took connection fd; returns its pid. */
-static pid_t connection_owner(struct harness_daemon *d, int fd)
-{
-	char re[256], pid[32];
-	snprintf(re, sizeof(re),
-	         "worker\\.[0-9]+\\[([0-9]+)\\]: module testhandler: connection open from "
-	         "127\\.0\\.0\\.1:%d$",
-	         harness_local_port(fd));
-	harness_wait_log(d, 0, re);
-	harness_log_count(d, 0, re, 1, NULL, pid, sizeof(pid));
-	return (pid_t)atoi(pid);
-}
-
-static int connect_ok(int port)
-{
-	int fd = harness_connect(port);
-	harness_assert(fd >= 0, "connect to 127.0.0.1:%d: %s", port, strerror(errno));
-	return fd;
-}
-
 static void echo_ok(int fd, const char *payload)
 {
 	int r = harness_echo_frame(fd, payload, strlen(payload), IO_MS);
@@ -198,7 +178,7 @@ START_TEST(test_sigterm_delivers_replies_in_flight_then_exits_zero)
 	enum { N = 6 };
 	int fds[N];
 	for (int i = 0; i < N; i++) {
-		fds[i] = connect_ok(port);
+		fds[i] = harness_connect_ok(port);
 		echo_ok(fds[i], "hello"); /* accepted by a worker */
 	}
 	size_t from = harness_log_size(d);
@@ -237,7 +217,7 @@ START_TEST(test_sigterm_closes_idle_connections_at_once)
 	int port = harness_port(d, "frames");
 	int fds[4];
 	for (int i = 0; i < 4; i++) {
-		fds[i] = connect_ok(port);
+		fds[i] = harness_connect_ok(port);
 		echo_ok(fds[i], "idle soon");
 	}
 	uint64_t t0 = harness_now_ms();
@@ -266,7 +246,7 @@ START_TEST(test_second_sigterm_stops_at_once)
 	    "[module lenprefix]\n[module testhandler]\nfile = %s\n"
 	    "[listener frames]\nlisten = 127.0.0.1:0\ncodec = lenprefix\nhandler = testhandler\n",
 	    harness_test_module("testhandler"));
-	int fd = connect_ok(harness_port(d, "frames"));
+	int fd = harness_connect_ok(harness_port(d, "frames"));
 	size_t from = harness_log_size(d);
 	send_frame_ok(fd, "sleep:30000:too late");
 	harness_wait_log(d, from, "module testhandler: sleeping 30000ms");
@@ -355,14 +335,14 @@ static void traffic_round(struct traffic *t)
 			/* An idle keep-alive connection closed by a draining
 			 * worker: the client reconnects, as HTTP clients do. */
 			close(t->conns[i]);
-			t->conns[i] = connect_ok(t->port);
+			t->conns[i] = harness_connect_ok(t->port);
 			t->reconnects++;
 		}
 		int r = traffic_request(t, t->conns[i], &got_any);
 		if (r == HARNESS_OK)
 			continue;
 		close(t->conns[i]);
-		t->conns[i] = connect_ok(t->port);
+		t->conns[i] = harness_connect_ok(t->port);
 		if ((r == HARNESS_EOF || r == HARNESS_RESET) && !got_any) {
 			/* Closed by the server as the request went out: the
 			 * request was never read.  Retry it once on a fresh
@@ -388,7 +368,7 @@ START_TEST(test_reload_under_traffic_loses_no_request)
 	struct harness_daemon *d = harness_start_ready(CONF_WORKERS("2", ""), th);
 	struct traffic t = {.port = harness_port(d, "frames")};
 	for (size_t i = 0; i < sizeof(t.conns) / sizeof(t.conns[0]); i++)
-		t.conns[i] = connect_ok(t.port);
+		t.conns[i] = harness_connect_ok(t.port);
 
 	for (unsigned gen = 2; gen <= 4; gen++) {
 		/* Requests the old generation holds in flight across the reload. */
@@ -396,7 +376,7 @@ START_TEST(test_reload_under_traffic_loses_no_request)
 		size_t from = harness_log_size(d);
 		for (int i = 0; i < 2; i++) {
 			char p[32];
-			slow[i] = connect_ok(t.port);
+			slow[i] = harness_connect_ok(t.port);
 			snprintf(p, sizeof(p), "sleep:300:gen%u-%d", gen, i);
 			send_frame_ok(slow[i], p);
 		}
@@ -447,10 +427,10 @@ START_TEST(test_reload_answers_a_connection_accepted_before_it)
 
 	/* kept: a keep-alive connection that already had its reply (idle);
 	 * fresh: accepted by the old worker, its first request not sent yet. */
-	int kept = connect_ok(port);
+	int kept = harness_connect_ok(port);
 	echo_ok(kept, "served");
-	int fresh = connect_ok(port);
-	harness_assert(connection_owner(d, fresh) == old, "not accepted by the old worker");
+	int fresh = harness_connect_ok(port);
+	harness_assert(harness_connection_owner(d, fresh) == old, "not accepted by the old worker");
 
 	size_t from = harness_log_size(d);
 	harness_signal(d, SIGHUP);
@@ -480,7 +460,7 @@ START_TEST(test_reload_with_a_broken_config_keeps_the_old_generation)
 	int port = harness_port(d, "frames");
 	pid_t before[2], after[2];
 	harness_wait_workers(d, 2, before);
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	echo_ok(fd, "before");
 
 	size_t from = harness_log_size(d);
@@ -494,7 +474,7 @@ START_TEST(test_reload_with_a_broken_config_keeps_the_old_generation)
 	harness_wait_log(d, from, re);
 
 	echo_ok(fd, "after a failed reload");
-	int fd2 = connect_ok(port);
+	int fd2 = harness_connect_ok(port);
 	echo_ok(fd2, "new connection");
 	close(fd2);
 	harness_wait_workers(d, 2, after);
@@ -506,7 +486,7 @@ START_TEST(test_reload_with_a_broken_config_keeps_the_old_generation)
 	harness_rewrite_config(d, CONF_WORKERS("2", ""), th);
 	harness_signal(d, SIGHUP);
 	harness_wait_log(d, from, "generation 2 ready: 2 workers serving");
-	fd2 = connect_ok(port);
+	fd2 = harness_connect_ok(port);
 	echo_ok(fd2, "generation 2");
 	close(fd2);
 	close(fd);
@@ -518,7 +498,7 @@ START_TEST(test_reload_adding_a_module_of_another_abi_is_refused)
 	const char *th = harness_test_module("testhandler");
 	struct harness_daemon *d = harness_start_ready(CONF_WORKERS("2", ""), th);
 	int port = harness_port(d, "frames");
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	echo_ok(fd, "before");
 
 	size_t from = harness_log_size(d);
@@ -530,7 +510,7 @@ START_TEST(test_reload_adding_a_module_of_another_abi_is_refused)
 	                 "reload failed: [^ ]*:[0-9]+: module 'x' \\(.*/abi_v2\\.so\\): built for ABI 2\\.3, .*; "
 	                 "generation 1 keeps serving");
 	echo_ok(fd, "after");
-	int fd2 = connect_ok(port);
+	int fd2 = harness_connect_ok(port);
 	echo_ok(fd2, "new connection");
 	close(fd2);
 	close(fd);
@@ -554,18 +534,18 @@ START_TEST(test_killed_worker_is_replaced_and_the_survivor_keeps_serving)
 	enum { N = 5 };
 	int fds[N];
 	pid_t owner[N];
-	fds[0] = connect_ok(port);
+	fds[0] = harness_connect_ok(port);
 	echo_ok(fds[0], "first");
-	owner[0] = connection_owner(d, fds[0]);
+	owner[0] = harness_connection_owner(d, fds[0]);
 	pid_t victim = owner[0], survivor = victim == workers[0] ? workers[1] : workers[0];
 	size_t from = harness_log_size(d);
 	send_frame_ok(fds[0], "block:500:unblocked");
 	harness_wait_log(d, from, "module testhandler: blocking 500ms");
 	for (int i = 1; i < N; i++) {
-		fds[i] = connect_ok(port);
+		fds[i] = harness_connect_ok(port);
 		if (i < 3) {
 			echo_ok(fds[i], "while blocked");
-			owner[i] = connection_owner(d, fds[i]);
+			owner[i] = harness_connection_owner(d, fds[i]);
 			harness_assert(owner[i] == survivor,
 			               "connection %d taken by %d, not by the free worker %d", i,
 			               (int)owner[i], (int)survivor);
@@ -574,7 +554,7 @@ START_TEST(test_killed_worker_is_replaced_and_the_survivor_keeps_serving)
 	expect_frame(fds[0], "unblocked");
 	for (int i = 3; i < N; i++) {
 		echo_ok(fds[i], "later");
-		owner[i] = connection_owner(d, fds[i]);
+		owner[i] = harness_connection_owner(d, fds[i]);
 	}
 
 	from = harness_log_size(d);
@@ -615,7 +595,7 @@ START_TEST(test_killed_worker_is_replaced_and_the_survivor_keeps_serving)
 	harness_assert(now[0] == survivor || now[1] == survivor, "the surviving worker %d is gone",
 	               (int)survivor);
 	for (int i = 0; i < 20; i++) {
-		int fd = connect_ok(port);
+		int fd = harness_connect_ok(port);
 		char p[32];
 		snprintf(p, sizeof(p), "new-%d", i);
 		echo_ok(fd, p);
@@ -634,7 +614,7 @@ START_TEST(test_crash_in_a_module_is_logged_with_its_name)
 	pid_t worker;
 	harness_wait_workers(d, 1, &worker);
 	size_t from = harness_log_size(d);
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	send_frame_ok(fd, "crash");
 	int r = harness_wait_closed(fd, IO_MS, NULL);
 	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "the crashing request: %s",
@@ -648,7 +628,7 @@ START_TEST(test_crash_in_a_module_is_logged_with_its_name)
 	    (int)worker);
 	harness_wait_log(d, from, re);
 	/* The replacement serves. */
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	echo_ok(fd, "after the crash");
 	close(fd);
 	pid_t now;
@@ -668,7 +648,7 @@ START_TEST(test_single_process_mode_serves_and_stops)
 	pid_t kids[1];
 	harness_assert(harness_children(harness_pid(d), kids, 1) == 0,
 	               "workers = 0 forked a child");
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	echo_ok(fd, "single");
 	send_frame_ok(fd, "sleep:100:late");
 	expect_frame(fd, "late");
@@ -724,9 +704,5 @@ static Suite *process_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(process_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(process_suite(), CK_ENV);
 }

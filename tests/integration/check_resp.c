@@ -29,13 +29,6 @@
 
 static const char oom_reply[] = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
 
-static int connect_ok(int port)
-{
-	int fd = harness_connect(port);
-	harness_assert(fd >= 0, "connect to 127.0.0.1:%d: %s", port, strerror(errno));
-	return fd;
-}
-
 static void send_ok(int fd, const void *data, size_t len)
 {
 	int r = harness_send_all(fd, data, len, IO_MS);
@@ -189,7 +182,7 @@ END_TEST
 START_TEST(test_inline_and_pipelined_requests)
 {
 	struct harness_daemon *d = harness_start_ready(CONF_HEAD("1") CONF_KV("", ""));
-	int fd = connect_ok(harness_port(d, "kv"));
+	int fd = harness_connect_ok(harness_port(d, "kv"));
 	roundtrip(fd, "PING\r\n", "+PONG\r\n");
 	roundtrip(fd, "set k \"two words\"\n", "+OK\r\n");
 	roundtrip(fd, "get k\r\n", "$9\r\ntwo words\r\n");
@@ -230,7 +223,7 @@ END_TEST
 static void expect_protocol_error(struct harness_daemon *d, int port, const char *request,
                                   const char *want)
 {
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	size_t from = harness_log_size(d);
 	roundtrip(fd, "PING\r\n", "+PONG\r\n");
 	send_str(fd, request);
@@ -270,7 +263,7 @@ START_TEST(test_limits_answer_and_close)
 	expect_protocol_error(d, port, longline, "-ERR Protocol error: too big inline request\r\n");
 
 	/* At the limit: accepted.  A bulk of exactly max_bulk. */
-	int fd = connect_ok(port);
+	int fd = harness_connect_ok(port);
 	char req[1200];
 	int n = sprintf(req, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$1024\r\n");
 	memset(req + n, 'x', 1024);
@@ -286,7 +279,7 @@ START_TEST(test_limits_answer_and_close)
 	expect_reply(fd, "+OK\r\n$1\r\n1\r\n-ERR Protocol error: invalid bulk length\r\n");
 	expect_closed(fd, "after a pipelined error");
 	close(fd);
-	fd = connect_ok(port);
+	fd = harness_connect_ok(port);
 	roundtrip(fd, "EXISTS before after\r\n", ":1\r\n");
 	close(fd);
 }
@@ -351,19 +344,6 @@ END_TEST
 
 /* ---- workers share the store --------------------------------------------------- */
 
-/* Wait until a worker logs that it took the connection fd; its pid. */
-static pid_t connection_owner(struct harness_daemon *d, int fd)
-{
-	char re[256], pid[32];
-	snprintf(re, sizeof(re),
-	         "worker\\.[0-9]+\\[([0-9]+)\\]: module testhandler: connection open from "
-	         "127\\.0\\.0\\.1:%d$",
-	         harness_local_port(fd));
-	harness_wait_log(d, 0, re);
-	harness_log_count(d, 0, re, 1, NULL, pid, sizeof(pid));
-	return (pid_t)atoi(pid);
-}
-
 START_TEST(test_data_written_through_one_worker_is_read_through_another)
 {
 	/* Two workers.  The test handler logs which worker takes each
@@ -379,9 +359,9 @@ START_TEST(test_data_written_through_one_worker_is_read_through_another)
 	pid_t workers[2];
 	harness_wait_workers(d, 2, workers);
 
-	int a = connect_ok(port);
+	int a = harness_connect_ok(port);
 	roundtrip(a, "SET written-by a-side\r\n", "+OK\r\n");
-	pid_t owner_a = connection_owner(d, a);
+	pid_t owner_a = harness_connection_owner(d, a);
 
 	size_t from = harness_log_size(d);
 	send_str(a, "BLOCK block:3000:unblocked\r\n");
@@ -390,9 +370,9 @@ START_TEST(test_data_written_through_one_worker_is_read_through_another)
 	         (int)owner_a);
 	harness_wait_log(d, from, re);
 
-	int b = connect_ok(port);
+	int b = harness_connect_ok(port);
 	roundtrip(b, "GET written-by\r\n", "$6\r\na-side\r\n");
-	pid_t owner_b = connection_owner(d, b);
+	pid_t owner_b = harness_connection_owner(d, b);
 	harness_assert(owner_b != owner_a, "both connections on worker %d", (int)owner_a);
 	roundtrip(b, "SET answered-by b-side\r\n", "+OK\r\n");
 
@@ -442,7 +422,7 @@ START_TEST(test_memory_cap_oom_and_lru_eviction)
 	free(kvfile);
 
 	/* noeviction: writes are refused once full; reads and deletes work. */
-	int fd = connect_ok(harness_port(d, "kv"));
+	int fd = harness_connect_ok(harness_port(d, "kv"));
 	int fitted = 0;
 	while (fitted < 1000 && set_kib(fd, "k", fitted) == '+')
 		fitted++;
@@ -456,7 +436,7 @@ START_TEST(test_memory_cap_oom_and_lru_eviction)
 
 	/* lru: every write succeeds, the oldest keys go, a key read often
 	 * stays. */
-	fd = connect_ok(harness_port(d, "lru"));
+	fd = harness_connect_ok(harness_port(d, "lru"));
 	for (int i = 0; i < 1000; i++) {
 		if (i % 10 == 0 && i > 0) {
 			/* A read makes k0 the most recently used (EXISTS would
@@ -525,11 +505,11 @@ START_TEST(test_echo_over_resp_and_unmatched_route)
 	                   "routes = reads\n");
 	/* A body-form reply is a bulk string: the body is the arguments. */
 	CLI_EXPECT(harness_port(d, "echo"), "hello world\n", "ECHO", "hello", "world");
-	int fd = connect_ok(harness_port(d, "echo"));
+	int fd = harness_connect_ok(harness_port(d, "echo"));
 	roundtrip(fd, "PING\r\n", "$0\r\n\r\n");
 	close(fd);
 
-	fd = connect_ok(harness_port(d, "routed"));
+	fd = harness_connect_ok(harness_port(d, "routed"));
 	roundtrip(fd, "PING\r\n", "+PONG\r\n");
 	roundtrip(fd, "GET x\r\nSET x 1\r\nGET x\r\n", "$-1\r\n-ERR unknown command\r\n$-1\r\n");
 	close(fd);
@@ -603,16 +583,11 @@ START_TEST(test_http_face_get_put_delete)
 }
 END_TEST
 
-static void teardown(void)
-{
-	harness_cleanup();
-}
-
 static Suite *resp_suite(void)
 {
 	Suite *s = suite_create("resp");
 	TCase *tc = tcase_create("redis clients");
-	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
 	tcase_set_timeout(tc, 110);
 	tcase_add_test(tc, test_redis_cli_strings_counters_expiry);
 	tcase_add_test(tc, test_inline_and_pipelined_requests);
@@ -629,9 +604,5 @@ static Suite *resp_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(resp_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return harness_run_suite(resp_suite(), CK_NORMAL);
 }

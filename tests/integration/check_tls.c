@@ -1114,12 +1114,9 @@ int main(void)
 {
 	gnutls_global_init();
 	certs_make();
-	SRunner *sr = srunner_create(tls_suite());
 	/* CK_RUN_CASE / CK_RUN_SUITE select as usual; MH_TEST_ONLY=test_name
 	 * (Check's own CK_INCLUDE_TAGS needs tags) is read by tls_suite. */
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	int status = harness_run_suite(tls_suite(), CK_NORMAL);
 	certs_remove();
-	return failed ? 1 : 0;
+	return status;
 }

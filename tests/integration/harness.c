@@ -626,6 +626,18 @@ int harness_port_at(const char *file, int line, struct harness_daemon *d, const 
 	return atoi(port);
 }
 
+pid_t harness_connection_owner_at(const char *file, int line, struct harness_daemon *d, int fd)
+{
+	char re[256], pid[32];
+	snprintf(re, sizeof(re),
+	         "worker\\.[0-9]+\\[([0-9]+)\\]: module testhandler: connection open from "
+	         "127\\.0\\.0\\.1:%d$",
+	         harness_local_port(fd));
+	harness_wait_log_at(file, line, d, 0, re, 1, HARNESS_WAIT_MS);
+	harness_log_count(d, 0, re, 1, NULL, pid, sizeof(pid));
+	return (pid_t)atoi(pid);
+}
+
 void harness_signal(struct harness_daemon *d, int sig)
 {
 	if (!d->reaped)
@@ -929,6 +941,15 @@ int harness_connect(int port)
 	return harness_connect_buf(port, 0, 0);
 }
 
+int harness_connect_ok_at(const char *file, int line, int port)
+{
+	int fd = harness_connect(port);
+	if (fd < 0)
+		harness_fail_at(file, line, "fd >= 0", "connect to 127.0.0.1:%d: %s", port,
+		                strerror(errno));
+	return fd;
+}
+
 int harness_local_port(int fd)
 {
 	struct sockaddr_in sa;
@@ -986,16 +1007,16 @@ int harness_send_all(int fd, const void *buf, size_t len, int timeout_ms)
 	return HARNESS_OK;
 }
 
-int harness_recv_exact(int fd, void *buf, size_t len, int timeout_ms)
+/* One recv of up to len bytes into buf, waiting for input until deadline.
+ * Returns HARNESS_OK with the count (at least 1) in *got, or HARNESS_EOF,
+ * HARNESS_RESET, HARNESS_ERROR or HARNESS_TIMEOUT. */
+static int harness_recv_some(int fd, void *buf, size_t len, uint64_t deadline, size_t *got)
 {
-	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
-	char *p = buf;
-	while (len > 0) {
-		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+	for (;;) {
+		ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
 		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
+			*got = (size_t)n;
+			return HARNESS_OK;
 		}
 		if (n == 0)
 			return HARNESS_EOF;
@@ -1005,6 +1026,20 @@ int harness_recv_exact(int fd, void *buf, size_t len, int timeout_ms)
 			return harness_errno_io(errno);
 		if (!harness_poll_fd(fd, POLLIN, deadline))
 			return HARNESS_TIMEOUT;
+	}
+}
+
+int harness_recv_exact(int fd, void *buf, size_t len, int timeout_ms)
+{
+	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	char *p = buf;
+	while (len > 0) {
+		size_t n;
+		int r = harness_recv_some(fd, p, len, deadline, &n);
+		if (r != HARNESS_OK)
+			return r;
+		p += n;
+		len -= n;
 	}
 	return HARNESS_OK;
 }
@@ -1091,20 +1126,12 @@ int harness_wait_closed(int fd, int timeout_ms, size_t *discarded)
 	if (discarded)
 		*discarded = 0;
 	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n > 0) {
-			if (discarded)
-				*discarded += (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			return HARNESS_EOF;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return harness_errno_io(errno);
-		if (!harness_poll_fd(fd, POLLIN, deadline))
-			return HARNESS_TIMEOUT;
+		size_t n;
+		int r = harness_recv_some(fd, buf, sizeof(buf), deadline, &n);
+		if (r != HARNESS_OK)
+			return r;
+		if (discarded)
+			*discarded += n;
 	}
 }
 
@@ -1117,4 +1144,15 @@ const char *harness_io_name(int r)
 	case HARNESS_TIMEOUT: return "timeout";
 	default: return "error";
 	}
+}
+
+/* ---- a suite's main ------------------------------------------------------------ */
+
+int harness_run_suite(Suite *s, enum print_output mode)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, mode);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

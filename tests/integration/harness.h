@@ -112,6 +112,11 @@ size_t harness_wait_log_at(const char *file, int line, struct harness_daemon *d,
  * (waited for). */
 int harness_port_at(const char *file, int line, struct harness_daemon *d, const char *name);
 #define harness_port(d, name) harness_port_at(__FILE__, __LINE__, d, name)
+/* Wait until a worker logs that it took connection fd (the line
+ * tests/modules/testhandler writes with log_connections = yes); returns
+ * that worker's pid. */
+pid_t harness_connection_owner_at(const char *file, int line, struct harness_daemon *d, int fd);
+#define harness_connection_owner(d, fd) harness_connection_owner_at(__FILE__, __LINE__, d, fd)
 
 void harness_signal(struct harness_daemon *d, int sig);
 /* Wait up to timeout_ms for the master to exit.  Returns 1 with the wait
@@ -169,6 +174,10 @@ long harness_raise_nofile(void);
  * not 0, are set before connecting.  Returns the fd, or -1 with errno. */
 int harness_connect(int port);
 int harness_connect_buf(int port, int rcvbuf, int sndbuf);
+/* harness_connect that fails the test (naming port and errno) instead of
+ * returning -1. */
+int harness_connect_ok_at(const char *file, int line, int port);
+#define harness_connect_ok(port) harness_connect_ok_at(__FILE__, __LINE__, port)
 /* The local port of a connected socket: the daemon names the peer by it. */
 int harness_local_port(int fd);
 /* Close with SO_LINGER 0: the peer gets a RST. */
@@ -190,5 +199,12 @@ int harness_recv_line(int fd, char *buf, size_t cap, int timeout_ms);
 int harness_wait_closed(int fd, int timeout_ms, size_t *discarded);
 /* "ok", "eof", "reset", "timeout", "error". */
 const char *harness_io_name(int r);
+
+/* ---- a suite's main ---------------------------------------------------------- */
+
+/* Run every test of s (Check's srunner, printing at mode: CK_ENV lets
+ * CK_VERBOSITY choose) and free the runner.  Returns EXIT_SUCCESS when no
+ * test failed, else EXIT_FAILURE: main's exit status. */
+int harness_run_suite(Suite *s, enum print_output mode);
 
 #endif

@@ -2,10 +2,10 @@
  * echo handler, loaded from the built .so files with the host's own loader
  * and driven through the host function table, without sockets.
  *
- * Each test builds a module instance by hand (the loader's struct mh_module
- * with a modconf made from the module's key table), a zeroed connection
- * (the codecs only hand it back to host calls), and a host buffer as the
- * connection's input. */
+ * Each test builds a module instance by hand with tests/unit/modenv.c (the
+ * loader's struct mh_module with a modconf made from the module's key
+ * table), a zeroed connection (the codecs only hand it back to host calls),
+ * and a host buffer as the connection's input. */
 #include "build-config.h"
 
 #include <check.h>
@@ -14,141 +14,52 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
 #include "buf.h"
-#include "config.h"
 #include "conn.h"
 #include "loader.h"
-#include "modconf.h"
+#include "modenv.h"
 #include "msg.h"
 
-/* One loaded module instance with one connection. */
-struct env {
-	struct mh_module inst;
-	struct modconf *conf;
-	const mh_codec_ops *codec; /* NULL for a handler */
-	struct mh_conn *conn;
-	void *state;
-	struct mh_buf *in;
-};
-
-/* Load MODHOST_MODULE_PATH/NAME.so as instance NAME.  With key non-NULL,
- * the instance's section sets key = value; else every key has its default.
+/* Load bundled module NAME (modenv_open).  With key non-NULL, the
+ * instance's section sets key = value; else every key has its default.
  * Fails the test on any error. */
-static void env_open(struct env *e, const char *name, const char *key, const char *value)
+static void instance_open(struct modenv *e, const char *name, const char *key, const char *value)
 {
-	char err[512], path[4096];
-	const char *dir = getenv("MODHOST_MODULE_PATH");
-	ck_assert_msg(dir != NULL, "MODHOST_MODULE_PATH is not set (run through make check)");
-	snprintf(path, sizeof(path), "%s/%s.so", dir, name);
-
-	struct module_lib *lib = NULL;
-	ck_assert_msg(loader_open(name, path, &lib, err, sizeof(err)) == 0, "%s", err);
-
-	struct cfg_entry entry = {
-	    .key = (char *)key,
-	    .value = (char *)value,
-	    .file = "test.ini",
-	    .line = 2,
-	};
-	struct cfg_section sec = {
-	    .kind = "module",
-	    .name = (char *)name,
-	    .file = "test.ini",
-	    .line = 1,
-	    .entries = &entry,
-	};
-	memset(e, 0, sizeof(*e));
-	ck_assert_msg(modconf_build(name, key ? &sec : NULL, lib->desc.config_keys, "/", &e->conf,
-	                            err, sizeof(err)) == 0,
-	              "%s", err);
-	e->inst.name = (char *)name;
-	e->inst.lib = lib;
-	e->inst.desc = &lib->desc;
-	e->inst.conf = e->conf;
-	ck_assert_ptr_nonnull(lib->desc.load);
-	ck_assert_int_eq(lib->desc.load(&e->inst, &hostapi_table), 0);
-	e->inst.loaded = 1;
-
-	e->conn = calloc(1, sizeof(*e->conn));
-	ck_assert_ptr_nonnull(e->conn);
-	e->in = buf_new();
-	ck_assert_ptr_nonnull(e->in);
-	e->codec = lib->desc.codec;
-	if (e->codec) {
-		e->state = calloc(1, e->codec->conn_state_size ? e->codec->conn_state_size : 1);
-		ck_assert_ptr_nonnull(e->state);
-		if (e->codec->conn_init)
-			ck_assert_int_eq(e->codec->conn_init(&e->inst, e->conn, e->state), 0);
-	}
-}
-
-static void env_close(struct env *e)
-{
-	if (e->codec && e->codec->conn_fini)
-		e->codec->conn_fini(&e->inst, e->conn, e->state);
-	free(e->state);
-	arena_free(&e->conn->arena);
-	free(e->conn);
-	buf_free(e->in);
-	if (e->inst.desc->unload)
-		e->inst.desc->unload(&e->inst);
-	modconf_free(e->conf);
-}
-
-static void env_feed(struct env *e, const void *data, size_t len)
-{
-	ck_assert_int_eq(buf_add(e->in, data, len), 0);
-}
-
-static int env_decode(struct env *e, struct mh_msg **out)
-{
-	*out = NULL;
-	return e->codec->decode(&e->inst, e->conn, e->state, (mh_buf *)e->in, out);
+	char setting[256];
+	const char *const settings[] = {setting, NULL};
+	if (key)
+		ck_assert_uint_lt((size_t)snprintf(setting, sizeof(setting), "%s=%s", key, value),
+		                  sizeof(setting));
+	modenv_open(e, name, key ? settings : NULL);
 }
 
 /* Encode a reply whose body is data; the wire bytes are appended to wire. */
-static int env_encode(struct env *e, const void *data, size_t len, struct mh_buf *wire)
+static int encode_body(struct modenv *e, const void *data, size_t len, struct mh_buf *wire)
 {
 	struct mh_msg *reply = msg_new(e->conn);
 	ck_assert_ptr_nonnull(reply);
 	ck_assert_int_eq(buf_add(msg_body(reply), data, len), 0);
-	int r = e->codec->encode(&e->inst, e->conn, e->state, (mh_msg *)reply, (mh_buf *)wire);
+	int r = modenv_encode(e, reply, wire);
 	msg_free(reply);
 	return r;
 }
 
-static int buf_equals(struct mh_buf *b, const void *data, size_t len)
-{
-	if (buf_length(b) != len)
-		return 0;
-	return len == 0 || memcmp(buf_data(b), data, len) == 0;
-}
-
 /* Decode exactly one message, check its body, and free it. */
-static void expect_message(struct env *e, const void *body, size_t len, const char *what)
+static void expect_message(struct modenv *e, const void *body, size_t len, const char *what)
 {
 	struct mh_msg *msg;
-	int r = env_decode(e, &msg);
+	int r = modenv_decode(e, &msg);
 	ck_assert_msg(r == MH_DECODE_MESSAGE, "%s: decode returned %d, want a message", what, r);
 	ck_assert_ptr_nonnull(msg);
-	ck_assert_msg(buf_equals(msg_body(msg), body, len), "%s: wrong body (%zu bytes, want %zu)",
-	              what, buf_length(msg_body(msg)), len);
+	ck_assert_msg(modenv_buf_equals(msg_body(msg), body, len),
+	              "%s: wrong body (%zu bytes, want %zu)", what, buf_length(msg_body(msg)), len);
 	msg_free(msg);
 }
 
-static void expect_need_more(struct env *e, const char *what)
+static void expect_too_large(struct modenv *e, const char *what)
 {
 	struct mh_msg *msg;
-	int r = env_decode(e, &msg);
-	ck_assert_msg(r == MH_DECODE_NEED_MORE, "%s: decode returned %d, want NEED_MORE", what, r);
-	ck_assert_ptr_null(msg);
-}
-
-static void expect_too_large(struct env *e, const char *what)
-{
-	struct mh_msg *msg;
-	int r = env_decode(e, &msg);
+	int r = modenv_decode(e, &msg);
 	ck_assert_msg(r == MH_DECODE_ERROR, "%s: decode returned %d, want ERROR", what, r);
 	ck_assert_ptr_null(msg);
 	ck_assert_int_eq(e->conn->error_status, MH_STATUS_TOO_LARGE);
@@ -171,14 +82,14 @@ static size_t frame(uint8_t *dst, const void *payload, uint32_t len)
 
 START_TEST(lenprefix_descriptor_and_defaults)
 {
-	struct env e;
-	env_open(&e, "lenprefix", NULL, NULL);
+	struct modenv e;
+	instance_open(&e, "lenprefix", NULL, NULL);
 	ck_assert_str_eq(e.inst.desc->name, "lenprefix");
 	ck_assert_uint_eq(e.inst.desc->roles, MH_ROLE_CODEC);
 	ck_assert_ptr_nonnull(e.codec);
 	ck_assert_ptr_null(e.codec->encode_error); /* no error frame: errors close */
 	ck_assert_uint_eq(e.codec->max_message(&e.inst), 1024 * 1024 + 4);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -191,16 +102,16 @@ START_TEST(lenprefix_split_at_every_point)
 	for (size_t k = 0; k <= n; k++) {
 		char what[64];
 		snprintf(what, sizeof(what), "split at %zu of %zu", k, n);
-		struct env e;
-		env_open(&e, "lenprefix", NULL, NULL);
-		env_feed(&e, wire, k);
+		struct modenv e;
+		instance_open(&e, "lenprefix", NULL, NULL);
+		modenv_feed(&e, wire, k);
 		if (k < n)
-			expect_need_more(&e, what);
-		env_feed(&e, wire + k, n - k);
+			modenv_expect_need_more(&e, what);
+		modenv_feed(&e, wire + k, n - k);
 		expect_message(&e, payload, sizeof(payload) - 1, what);
-		expect_need_more(&e, what);
+		modenv_expect_need_more(&e, what);
 		ck_assert_uint_eq(buf_length(e.in), 0);
-		env_close(&e);
+		modenv_close(&e);
 	}
 }
 END_TEST
@@ -210,15 +121,15 @@ START_TEST(lenprefix_byte_by_byte)
 	static const char payload[] = "trickle";
 	uint8_t wire[32];
 	size_t n = frame(wire, payload, sizeof(payload) - 1);
-	struct env e;
-	env_open(&e, "lenprefix", NULL, NULL);
+	struct modenv e;
+	instance_open(&e, "lenprefix", NULL, NULL);
 	for (size_t i = 0; i + 1 < n; i++) {
-		env_feed(&e, wire + i, 1);
-		expect_need_more(&e, "partial frame");
+		modenv_feed(&e, wire + i, 1);
+		modenv_expect_need_more(&e, "partial frame");
 	}
-	env_feed(&e, wire + n - 1, 1);
+	modenv_feed(&e, wire + n - 1, 1);
 	expect_message(&e, payload, sizeof(payload) - 1, "last byte");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -232,30 +143,30 @@ START_TEST(lenprefix_several_frames_in_one_buffer)
 	n += frame(wire + n, "ef", 2); /* followed by a partial frame */
 	wire[n++] = 0;
 	wire[n++] = 0;
-	struct env e;
-	env_open(&e, "lenprefix", NULL, NULL);
-	env_feed(&e, wire, n);
+	struct modenv e;
+	instance_open(&e, "lenprefix", NULL, NULL);
+	modenv_feed(&e, wire, n);
 	expect_message(&e, "a", 1, "first");
 	expect_message(&e, "", 0, "second (empty)");
 	expect_message(&e, "bcd", 3, "third");
 	expect_message(&e, "ef", 2, "fourth");
-	expect_need_more(&e, "partial header");
+	modenv_expect_need_more(&e, "partial header");
 	ck_assert_uint_eq(buf_length(e.in), 2);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(lenprefix_zero_length_frame)
 {
 	static const uint8_t wire[4] = {0, 0, 0, 0};
-	struct env e;
-	env_open(&e, "lenprefix", NULL, NULL);
-	env_feed(&e, wire, 3);
-	expect_need_more(&e, "3 header bytes");
-	env_feed(&e, wire + 3, 1);
+	struct modenv e;
+	instance_open(&e, "lenprefix", NULL, NULL);
+	modenv_feed(&e, wire, 3);
+	modenv_expect_need_more(&e, "3 header bytes");
+	modenv_feed(&e, wire + 3, 1);
 	expect_message(&e, "", 0, "zero length");
 	ck_assert_uint_eq(buf_length(e.in), 0);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -266,13 +177,13 @@ START_TEST(lenprefix_oversize_refused_from_header_alone)
 	static const uint8_t huge[4] = {0xff, 0xff, 0xff, 0xff};
 	const uint8_t *cases[] = {over_default, huge};
 	for (size_t i = 0; i < 2; i++) {
-		struct env e;
-		env_open(&e, "lenprefix", NULL, NULL);
-		env_feed(&e, cases[i], 4);
+		struct modenv e;
+		instance_open(&e, "lenprefix", NULL, NULL);
+		modenv_feed(&e, cases[i], 4);
 		expect_too_large(&e, "oversize header");
 		ck_assert_msg(strstr(e.conn->error_text, "max_frame") != NULL, "error text: %s",
 		              e.conn->error_text);
-		env_close(&e);
+		modenv_close(&e);
 	}
 }
 END_TEST
@@ -281,39 +192,39 @@ START_TEST(lenprefix_max_frame_boundary)
 {
 	uint8_t wire[64], payload[17];
 	memset(payload, 'x', sizeof(payload));
-	struct env e;
+	struct modenv e;
 
-	env_open(&e, "lenprefix", "max_frame", "16");
+	instance_open(&e, "lenprefix", "max_frame", "16");
 	ck_assert_uint_eq(e.codec->max_message(&e.inst), 20);
-	env_feed(&e, wire, frame(wire, payload, 16));
+	modenv_feed(&e, wire, frame(wire, payload, 16));
 	expect_message(&e, payload, 16, "exactly max_frame");
-	env_close(&e);
+	modenv_close(&e);
 
-	env_open(&e, "lenprefix", "max_frame", "16");
+	instance_open(&e, "lenprefix", "max_frame", "16");
 	frame(wire, payload, 17);
-	env_feed(&e, wire, 4);
+	modenv_feed(&e, wire, 4);
 	expect_too_large(&e, "max_frame + 1");
 	ck_assert_msg(strstr(e.conn->error_text, "17") && strstr(e.conn->error_text, "16"),
 	              "error text names both sizes: %s", e.conn->error_text);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(lenprefix_encode_wire_bytes)
 {
 	static const uint8_t want[] = {0, 0, 0, 3, 'x', 'y', 'z', 0, 0, 0, 0};
-	struct env e;
-	env_open(&e, "lenprefix", NULL, NULL);
+	struct modenv e;
+	instance_open(&e, "lenprefix", NULL, NULL);
 	struct mh_buf *wire = buf_new();
-	ck_assert_int_eq(env_encode(&e, "xyz", 3, wire), 0);
-	ck_assert_int_eq(env_encode(&e, "", 0, wire), 0);
-	ck_assert(buf_equals(wire, want, sizeof(want)));
+	ck_assert_int_eq(encode_body(&e, "xyz", 3, wire), 0);
+	ck_assert_int_eq(encode_body(&e, "", 0, wire), 0);
+	ck_assert(modenv_buf_equals(wire, want, sizeof(want)));
 	/* And what was encoded decodes back to the same messages. */
 	ck_assert_int_eq(buf_move(e.in, wire, buf_length(wire)), 0);
 	expect_message(&e, "xyz", 3, "round trip");
 	expect_message(&e, "", 0, "round trip (empty)");
 	buf_free(wire);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -325,15 +236,15 @@ START_TEST(lenprefix_encode_large_body)
 	ck_assert_ptr_nonnull(payload);
 	for (size_t i = 0; i < n; i++)
 		payload[i] = (uint8_t)(i * 7 + i / 251);
-	struct env e;
-	env_open(&e, "lenprefix", NULL, NULL);
+	struct modenv e;
+	instance_open(&e, "lenprefix", NULL, NULL);
 	struct mh_buf *wire = buf_new();
-	ck_assert_int_eq(env_encode(&e, payload, n, wire), 0);
+	ck_assert_int_eq(encode_body(&e, payload, n, wire), 0);
 	ck_assert_uint_eq(buf_length(wire), n + 4);
 	ck_assert_int_eq(buf_move(e.in, wire, buf_length(wire)), 0);
 	expect_message(&e, payload, n, "large round trip");
 	buf_free(wire);
-	env_close(&e);
+	modenv_close(&e);
 	free(payload);
 }
 END_TEST
@@ -342,28 +253,28 @@ END_TEST
 
 START_TEST(line_descriptor_and_defaults)
 {
-	struct env e;
-	env_open(&e, "line", NULL, NULL);
+	struct modenv e;
+	instance_open(&e, "line", NULL, NULL);
 	ck_assert_str_eq(e.inst.desc->name, "line");
 	ck_assert_uint_eq(e.inst.desc->roles, MH_ROLE_CODEC);
 	ck_assert_ptr_nonnull(e.codec->encode_error);
 	ck_assert_uint_eq(e.codec->max_message(&e.inst), 64 * 1024 + 2);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(line_lf_and_crlf)
 {
-	struct env e;
-	env_open(&e, "line", NULL, NULL);
-	env_feed(&e, "hello\n", 6);
+	struct modenv e;
+	instance_open(&e, "line", NULL, NULL);
+	modenv_feed(&e, "hello\n", 6);
 	expect_message(&e, "hello", 5, "LF");
-	env_feed(&e, "world\r\n", 7);
+	modenv_feed(&e, "world\r\n", 7);
 	expect_message(&e, "world", 5, "CRLF");
-	env_feed(&e, "a\rb\n", 4);
+	modenv_feed(&e, "a\rb\n", 4);
 	expect_message(&e, "a\rb", 3, "a bare CR is content");
-	expect_need_more(&e, "empty input");
-	env_close(&e);
+	modenv_expect_need_more(&e, "empty input");
+	modenv_close(&e);
 }
 END_TEST
 
@@ -375,16 +286,16 @@ START_TEST(line_split_at_every_point)
 		for (size_t k = 0; k <= n; k++) {
 			char what[64];
 			snprintf(what, sizeof(what), "line %zu split at %zu of %zu", l, k, n);
-			struct env e;
-			env_open(&e, "line", NULL, NULL);
-			env_feed(&e, lines[l], k);
+			struct modenv e;
+			instance_open(&e, "line", NULL, NULL);
+			modenv_feed(&e, lines[l], k);
 			if (k < n)
-				expect_need_more(&e, what);
-			env_feed(&e, lines[l] + k, n - k);
+				modenv_expect_need_more(&e, what);
+			modenv_feed(&e, lines[l] + k, n - k);
 			expect_message(&e, "hello line", 10, what);
-			expect_need_more(&e, what);
+			modenv_expect_need_more(&e, what);
 			ck_assert_uint_eq(buf_length(e.in), 0);
-			env_close(&e);
+			modenv_close(&e);
 		}
 	}
 }
@@ -395,74 +306,74 @@ START_TEST(line_byte_by_byte)
 	static const char wire[] = "one\r\ntwo\n\r\nthree\n";
 	static const char *const want[] = {"one", "two", "", "three"};
 	size_t got = 0;
-	struct env e;
-	env_open(&e, "line", NULL, NULL);
+	struct modenv e;
+	instance_open(&e, "line", NULL, NULL);
 	for (size_t i = 0; i < sizeof(wire) - 1; i++) {
-		env_feed(&e, wire + i, 1);
+		modenv_feed(&e, wire + i, 1);
 		if (wire[i] == '\n') {
 			ck_assert_uint_lt(got, 4);
 			expect_message(&e, want[got], strlen(want[got]), want[got]);
 			got++;
 		} else {
-			expect_need_more(&e, "inside a line");
+			modenv_expect_need_more(&e, "inside a line");
 		}
 	}
 	ck_assert_uint_eq(got, 4);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(line_empty_lines_and_several_in_one_buffer)
 {
-	struct env e;
-	env_open(&e, "line", NULL, NULL);
-	env_feed(&e, "\n\r\na\nb\r\n\nc", 10);
+	struct modenv e;
+	instance_open(&e, "line", NULL, NULL);
+	modenv_feed(&e, "\n\r\na\nb\r\n\nc", 10);
 	expect_message(&e, "", 0, "empty LF line");
 	expect_message(&e, "", 0, "empty CRLF line");
 	expect_message(&e, "a", 1, "a");
 	expect_message(&e, "b", 1, "b");
 	expect_message(&e, "", 0, "empty line after b");
-	expect_need_more(&e, "unterminated c");
+	modenv_expect_need_more(&e, "unterminated c");
 	ck_assert_uint_eq(buf_length(e.in), 1);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(line_over_long_refused_as_soon_as_seen)
 {
 	/* max_line = 8: the 9th byte without LF is refused at once. */
-	struct env e;
-	env_open(&e, "line", "max_line", "8");
+	struct modenv e;
+	instance_open(&e, "line", "max_line", "8");
 	ck_assert_uint_eq(e.codec->max_message(&e.inst), 10);
 	for (int i = 0; i < 8; i++) {
-		env_feed(&e, "a", 1);
-		expect_need_more(&e, "up to max_line");
+		modenv_feed(&e, "a", 1);
+		modenv_expect_need_more(&e, "up to max_line");
 	}
-	env_feed(&e, "a", 1);
+	modenv_feed(&e, "a", 1);
 	expect_too_large(&e, "max_line + 1 bytes without LF");
 	ck_assert_msg(strstr(e.conn->error_text, "max_line 8") != NULL, "error text: %s",
 	              e.conn->error_text);
-	env_close(&e);
+	modenv_close(&e);
 
 	/* The whole over-long line arriving at once, LF included. */
-	env_open(&e, "line", "max_line", "8");
-	env_feed(&e, "aaaaaaaaaaaaaaaaaaaa\n", 21);
+	instance_open(&e, "line", "max_line", "8");
+	modenv_feed(&e, "aaaaaaaaaaaaaaaaaaaa\n", 21);
 	expect_too_large(&e, "long line with LF");
-	env_close(&e);
+	modenv_close(&e);
 
 	/* Nine bytes and LF, in one piece. */
-	env_open(&e, "line", "max_line", "8");
-	env_feed(&e, "aaaaaaaaa\n", 10);
+	instance_open(&e, "line", "max_line", "8");
+	modenv_feed(&e, "aaaaaaaaa\n", 10);
 	expect_too_large(&e, "max_line + 1 then LF");
-	env_close(&e);
+	modenv_close(&e);
 
 	/* A CR after max_line bytes must be followed by LF. */
-	env_open(&e, "line", "max_line", "8");
-	env_feed(&e, "aaaaaaaa\r", 9);
-	expect_need_more(&e, "max_line then CR");
-	env_feed(&e, "x", 1);
+	instance_open(&e, "line", "max_line", "8");
+	modenv_feed(&e, "aaaaaaaa\r", 9);
+	modenv_expect_need_more(&e, "max_line then CR");
+	modenv_feed(&e, "x", 1);
 	expect_too_large(&e, "max_line, CR, then not LF");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -471,79 +382,79 @@ START_TEST(line_exactly_max_line_accepted)
 	static const char *const wires[] = {"aaaaaaaa\n", "aaaaaaaa\r\n"};
 	for (size_t w = 0; w < 2; w++) {
 		size_t n = strlen(wires[w]);
-		struct env e;
+		struct modenv e;
 		/* Byte by byte, so that every intermediate length is checked. */
-		env_open(&e, "line", "max_line", "8");
+		instance_open(&e, "line", "max_line", "8");
 		for (size_t i = 0; i + 1 < n; i++) {
-			env_feed(&e, wires[w] + i, 1);
-			expect_need_more(&e, "inside a max_line line");
+			modenv_feed(&e, wires[w] + i, 1);
+			modenv_expect_need_more(&e, "inside a max_line line");
 		}
-		env_feed(&e, wires[w] + n - 1, 1);
+		modenv_feed(&e, wires[w] + n - 1, 1);
 		expect_message(&e, "aaaaaaaa", 8, wires[w]);
-		env_close(&e);
+		modenv_close(&e);
 
 		/* And in one piece. */
-		env_open(&e, "line", "max_line", "8");
-		env_feed(&e, wires[w], n);
+		instance_open(&e, "line", "max_line", "8");
+		modenv_feed(&e, wires[w], n);
 		expect_message(&e, "aaaaaaaa", 8, wires[w]);
-		env_close(&e);
+		modenv_close(&e);
 	}
 }
 END_TEST
 
 START_TEST(line_encode_follows_the_request_terminator)
 {
-	struct env e;
-	env_open(&e, "line", NULL, NULL);
+	struct modenv e;
+	instance_open(&e, "line", NULL, NULL);
 	struct mh_buf *wire = buf_new();
 
 	/* Before any line, and after an LF line: LF. */
-	ck_assert_int_eq(env_encode(&e, "first", 5, wire), 0);
-	ck_assert(buf_equals(wire, "first\n", 6));
+	ck_assert_int_eq(encode_body(&e, "first", 5, wire), 0);
+	ck_assert(modenv_buf_equals(wire, "first\n", 6));
 	buf_drain(wire, buf_length(wire));
 
-	env_feed(&e, "ping\r\n", 6);
+	modenv_feed(&e, "ping\r\n", 6);
 	expect_message(&e, "ping", 4, "CRLF request");
-	ck_assert_int_eq(env_encode(&e, "pong", 4, wire), 0);
-	ck_assert(buf_equals(wire, "pong\r\n", 6));
+	ck_assert_int_eq(encode_body(&e, "pong", 4, wire), 0);
+	ck_assert(modenv_buf_equals(wire, "pong\r\n", 6));
 	buf_drain(wire, buf_length(wire));
 
-	env_feed(&e, "ping\n", 5);
+	modenv_feed(&e, "ping\n", 5);
 	expect_message(&e, "ping", 4, "LF request");
-	ck_assert_int_eq(env_encode(&e, "", 0, wire), 0);
-	ck_assert(buf_equals(wire, "\n", 1));
+	ck_assert_int_eq(encode_body(&e, "", 0, wire), 0);
+	ck_assert(modenv_buf_equals(wire, "\n", 1));
 
 	buf_free(wire);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(line_encode_error_is_one_line)
 {
-	struct env e;
-	env_open(&e, "line", NULL, NULL);
+	struct modenv e;
+	instance_open(&e, "line", NULL, NULL);
 	struct mh_buf *wire = buf_new();
 
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_TOO_LARGE,
 	                      "line longer than max_line 8", (mh_buf *)wire);
-	ck_assert(buf_equals(wire, "ERR line longer than max_line 8\n", 32));
+	ck_assert(modenv_buf_equals(wire, "ERR line longer than max_line 8\n", 32));
 	buf_drain(wire, buf_length(wire));
 
 	/* Control characters cannot split the error into several lines. */
-	env_feed(&e, "x\r\n", 3);
+	modenv_feed(&e, "x\r\n", 3);
 	expect_message(&e, "x", 1, "CRLF request");
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_FORBIDDEN, "no\r\nEVIL",
 	                      (mh_buf *)wire);
-	ck_assert(buf_equals(wire, "ERR no  EVIL\r\n", 14));
+	ck_assert(modenv_buf_equals(wire, "ERR no  EVIL\r\n", 14));
 	buf_drain(wire, buf_length(wire));
 
 	/* The host names the status in the text it passes. */
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_TOO_MANY, "too many requests",
 	                      (mh_buf *)wire);
-	ck_assert(buf_equals(wire, "ERR too many requests\r\n", 23));
+	ck_assert(modenv_buf_equals(wire, "ERR too many requests\r\n", 23));
 
 	buf_free(wire);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -551,8 +462,8 @@ END_TEST
 
 START_TEST(echo_moves_the_body)
 {
-	struct env e;
-	env_open(&e, "echo", NULL, NULL);
+	struct modenv e;
+	instance_open(&e, "echo", NULL, NULL);
 	ck_assert_uint_eq(e.inst.desc->roles, MH_ROLE_HANDLER);
 	ck_assert_ptr_null(e.inst.desc->config_keys);
 
@@ -567,11 +478,11 @@ START_TEST(echo_moves_the_body)
 		buf_add(msg_body(req), bodies[i], n);
 		int r = e.inst.desc->handler->handle(&e.inst, (mh_msg *)req, (mh_msg *)reply);
 		ck_assert_int_eq(r, MH_HANDLE_DONE);
-		ck_assert(buf_equals(msg_body(reply), bodies[i], n));
+		ck_assert(modenv_buf_equals(msg_body(reply), bodies[i], n));
 		ck_assert_uint_eq(buf_length(msg_body(req)), 0);
 		msg_free(req);
 	}
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -593,9 +504,9 @@ static size_t roundtrip_random(const char *codec, const char *key, const char *l
 	for (size_t i = 0; i < sizeof(input); i++)
 		input[i] = (uint8_t)alphabet[rng_next(&seed) % n_alphabet];
 
-	struct env e, echo;
-	env_open(&e, codec, key, limit_text);
-	env_open(&echo, "echo", NULL, NULL);
+	struct modenv e, echo;
+	instance_open(&e, codec, key, limit_text);
+	instance_open(&echo, "echo", NULL, NULL);
 	struct mh_buf *wire = buf_new();
 	size_t fed = 0, messages = 0;
 	int failed = 0;
@@ -603,11 +514,11 @@ static size_t roundtrip_random(const char *codec, const char *key, const char *l
 		size_t piece = 1 + rng_next(&seed) % 40;
 		if (piece > sizeof(input) - fed)
 			piece = sizeof(input) - fed;
-		env_feed(&e, input + fed, piece);
+		modenv_feed(&e, input + fed, piece);
 		fed += piece;
 		for (;;) {
 			struct mh_msg *msg;
-			int r = env_decode(&e, &msg);
+			int r = modenv_decode(&e, &msg);
 			if (r == MH_DECODE_NEED_MORE) {
 				ck_assert_ptr_null(msg);
 				break;
@@ -640,8 +551,8 @@ static size_t roundtrip_random(const char *codec, const char *key, const char *l
 	                  memcmp(buf_data(wire), input, buf_length(wire)) == 0,
 	              "%s seed %u: re-encoded bytes differ from the input", codec, seed);
 	buf_free(wire);
-	env_close(&echo);
-	env_close(&e);
+	modenv_close(&echo);
+	modenv_close(&e);
 	return messages;
 }
 

@@ -2,14 +2,13 @@
  * the value parsers (cfgval.c), config_load over real INI files
  * (config.c), module key tables (modconf.c) and the log formats (log.c).
  * Fixtures live in $MH_SRCDIR/tests/fixtures/config; scratch files go in a
- * mkdtemp folder removed after each test case. */
+ * folder from tests/unit/scratch.c, removed after each test case. */
 #include "build-config.h"
 
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <regex.h>
@@ -25,10 +24,11 @@
 #include "route.h"
 #include "log.h"
 #include "modconf.h"
+#include "scratch.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char tmp_root[PATH_MAX];
+static char *tmp_root; /* the test case's scratch folder */
 
 /* The source tree, made absolute so that paths in messages are known. */
 static const char *srcdir(void)
@@ -55,25 +55,18 @@ static char *fixture(const char *rel)
 	return p;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void tmp_setup(void)
 {
-	const char *t = getenv("TMPDIR");
-	snprintf(tmp_root, sizeof(tmp_root), "%s/mhcfg.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(tmp_root))
+	tmp_root = scratch_mkdtemp("mhcfg");
+	if (!tmp_root)
 		abort();
 }
 
 static void tmp_teardown(void)
 {
-	nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	scratch_remove(tmp_root);
+	free(tmp_root);
+	tmp_root = NULL;
 }
 
 /* A fresh folder for one test; the caller frees it. */
@@ -83,25 +76,6 @@ static char *new_dir(void)
 	ck_assert_int_ge(asprintf(&d, "%s/t.XXXXXX", tmp_root), 0);
 	ck_assert_ptr_nonnull(mkdtemp(d));
 	return d;
-}
-
-/* Write dir/rel (making its folders); returns the path, caller frees. */
-static char *write_file(const char *dir, const char *rel, const char *text)
-{
-	char *path, *slash;
-	FILE *f;
-
-	ck_assert_int_ge(asprintf(&path, "%s/%s", dir, rel), 0);
-	for (slash = strchr(path + strlen(dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	ck_assert_int_eq(fclose(f), 0);
-	return path;
 }
 
 /* Replace {F} with file and {D} with dir in tmpl. */
@@ -658,7 +632,7 @@ END_TEST
 START_TEST(test_defaults)
 {
 	char *dir = new_dir();
-	char *main = write_file(dir, "modhost.ini", "; nothing but a comment\n");
+	char *main = scratch_write(dir, "modhost.ini", "; nothing but a comment\n");
 	struct config *cfg;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -693,10 +667,10 @@ START_TEST(test_defaults)
 	free(main);
 
 	setenv("MODHOST_MODULE_PATH", "/opt/mods", 1);
-	main =
-	    write_file(dir, "modhost.ini",
-	               "[server]\nmodule_path = /usr/mods\nworkers = auto\n[log]\nfile = stderr\n"
-	               "[module x]\n");
+	main = scratch_write(
+	    dir, "modhost.ini",
+	    "[server]\nmodule_path = /usr/mods\nworkers = auto\n[log]\nfile = stderr\n"
+	    "[module x]\n");
 	cfg = load_ok(main);
 	ck_assert_str_eq(cfg->server.module_path, "/usr/mods");
 	ck_assert_str_eq(cfg->modules[0].path, "/usr/mods/x.so");
@@ -705,7 +679,7 @@ START_TEST(test_defaults)
 	config_free(cfg);
 	free(main);
 
-	main = write_file(dir, "modhost.ini", "[server]\nworkers = 0\n");
+	main = scratch_write(dir, "modhost.ini", "[server]\nworkers = 0\n");
 	cfg = load_ok(main);
 	ck_assert_int_eq(cfg->server.workers, 0);
 	config_free(cfg);
@@ -719,16 +693,16 @@ START_TEST(test_syntax_forms)
 	char *dir = new_dir();
 	/* A UTF-8 BOM, CRLF line ends, indentation, both comment styles, an
 	 * inline comment, "name: value", an empty section. */
-	char *main = write_file(dir, "modhost.ini",
-	                        "\xef\xbb\xbf; comment\r\n"
-	                        "[server]  ; trailing comment\r\n"
-	                        "   user = ${MH_T_USER}   ; inline\r\n"
-	                        "# another comment\r\n"
-	                        "group: staff\r\n"
-	                        "\r\n"
-	                        "[module  empty]\r\n"
-	                        "[ log ]\r\n"
-	                        "level=warn\r\n");
+	char *main = scratch_write(dir, "modhost.ini",
+	                           "\xef\xbb\xbf; comment\r\n"
+	                           "[server]  ; trailing comment\r\n"
+	                           "   user = ${MH_T_USER}   ; inline\r\n"
+	                           "# another comment\r\n"
+	                           "group: staff\r\n"
+	                           "\r\n"
+	                           "[module  empty]\r\n"
+	                           "[ log ]\r\n"
+	                           "level=warn\r\n");
 	struct config *cfg;
 
 	setenv("MH_T_USER", "svc user", 1);
@@ -750,10 +724,10 @@ END_TEST
 START_TEST(test_include_folder)
 {
 	char *dir = new_dir();
-	char *main = write_file(dir, "etc/modhost.ini", "[server]\ninclude = ../enabled\n");
-	char *f1 = write_file(dir, "enabled/b.ini", "[module b]\n");
-	char *f2 = write_file(dir, "enabled/a.ini", "[module a]\n");
-	char *f3 = write_file(dir, "etc/conf.d/c.ini", "[module c]\n"); /* not the folder */
+	char *main = scratch_write(dir, "etc/modhost.ini", "[server]\ninclude = ../enabled\n");
+	char *f1 = scratch_write(dir, "enabled/b.ini", "[module b]\n");
+	char *f2 = scratch_write(dir, "enabled/a.ini", "[module a]\n");
+	char *f3 = scratch_write(dir, "etc/conf.d/c.ini", "[module c]\n"); /* not the folder */
 	struct config *cfg = load_ok(main);
 	char *want;
 
@@ -770,8 +744,8 @@ START_TEST(test_include_folder)
 	free(f3);
 
 	/* The main file inside its own include folder is read once. */
-	main = write_file(dir, "same/main.ini", "[server]\ninclude = .\n[module m]\n");
-	f1 = write_file(dir, "same/other.ini", "[module o]\n");
+	main = scratch_write(dir, "same/main.ini", "[server]\ninclude = .\n[module m]\n");
+	f1 = scratch_write(dir, "same/other.ini", "[module o]\n");
 	cfg = load_ok(main);
 	ck_assert_uint_eq(cfg->n_files, 2);
 	ck_assert_uint_eq(cfg->n_modules, 2);
@@ -873,9 +847,9 @@ START_TEST(test_relative_names)
 	char cwd[PATH_MAX];
 	char *f[3];
 
-	f[0] = write_file(dir, "modhost.ini", "[server]\n");
-	f[1] = write_file(dir, "conf.d/a.ini", "[module echo]\n");
-	f[2] = write_file(dir, "conf.d/b.ini", "; again\n\n[module echo]\n");
+	f[0] = scratch_write(dir, "modhost.ini", "[server]\n");
+	f[1] = scratch_write(dir, "conf.d/a.ini", "[module echo]\n");
+	f[2] = scratch_write(dir, "conf.d/b.ini", "; again\n\n[module echo]\n");
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
 	ck_assert_int_eq(chdir(dir), 0);
 	expect_load_error(
@@ -895,8 +869,8 @@ END_TEST
 START_TEST(test_confd_errors)
 {
 	char *dir = new_dir();
-	char *main = write_file(dir, "modhost.ini", "[server]\nworkers = 1\n");
-	char *f1 = write_file(dir, "conf.d/10-x.ini", "[server]\n");
+	char *main = scratch_write(dir, "modhost.ini", "[server]\nworkers = 1\n");
+	char *f1 = scratch_write(dir, "conf.d/10-x.ini", "[server]\n");
 	char *msg;
 
 	/* [server] twice, in two files */
@@ -907,16 +881,16 @@ START_TEST(test_confd_errors)
 
 	/* include is only honoured in the main file */
 	free(main);
-	main = write_file(dir, "modhost.ini", "[log]\n");
-	free(write_file(dir, "conf.d/10-x.ini", "[server]\n\ninclude = elsewhere\n"));
+	main = scratch_write(dir, "modhost.ini", "[log]\n");
+	free(scratch_write(dir, "conf.d/10-x.ini", "[server]\n\ninclude = elsewhere\n"));
 	ck_assert_int_ge(asprintf(&msg, "%s:3: 'include' is only read from the main file", f1), 0);
 	expect_load_error(main, msg);
 	free(msg);
 
 	/* a bad value in a conf.d file names that file and line */
-	free(write_file(dir, "conf.d/10-x.ini",
-	                "[module m]\n[listener l]\nlisten = 127.0.0.1:1\n"
-	                "codec = m\nhandler = m\nread_timeout = soon\n"));
+	free(scratch_write(dir, "conf.d/10-x.ini",
+	                   "[module m]\n[listener l]\nlisten = 127.0.0.1:1\n"
+	                   "codec = m\nhandler = m\nread_timeout = soon\n"));
 	ck_assert_int_ge(asprintf(&msg,
 	                          "%s:6: bad value for 'read_timeout': 'soon' is not a duration "
 	                          "(use e.g. 250ms, 30s, 5m, 1h, 1d)",
@@ -926,10 +900,10 @@ START_TEST(test_confd_errors)
 	free(msg);
 
 	/* a listener may name a module defined in a later file */
-	free(write_file(dir, "conf.d/20-m.ini", "[module m2]\n"));
-	free(write_file(dir, "conf.d/10-x.ini",
-	                "[listener l]\nlisten = 127.0.0.1:1\n"
-	                "codec = m2\nhandler = m2\n"));
+	free(scratch_write(dir, "conf.d/20-m.ini", "[module m2]\n"));
+	free(scratch_write(dir, "conf.d/10-x.ini",
+	                   "[listener l]\nlisten = 127.0.0.1:1\n"
+	                   "codec = m2\nhandler = m2\n"));
 	struct config *cfg = load_ok(main);
 	ck_assert_uint_eq(cfg->n_listeners, 1);
 	config_free(cfg);
@@ -949,7 +923,7 @@ START_TEST(test_long_line)
 	strcpy(text, "[server]\nuser = ");
 	memset(text + strlen(text), 'u', n);
 	strcpy(text + 16 + n, "\n");
-	main = write_file(dir, "modhost.ini", text);
+	main = scratch_write(dir, "modhost.ini", text);
 	ck_assert_int_ge(asprintf(&msg, "%s:2: line too long (more than 8189 characters)", main),
 	                 0);
 	expect_load_error(main, msg);
@@ -959,7 +933,7 @@ START_TEST(test_long_line)
 	/* Long but within the limit is fine. */
 	memset(text + 16, 'u', 8000);
 	strcpy(text + 16 + 8000, "\n");
-	main = write_file(dir, "modhost.ini", text);
+	main = scratch_write(dir, "modhost.ini", text);
 	struct config *cfg = load_ok(main);
 	ck_assert_uint_eq(strlen(cfg->server.user), 8000);
 	config_free(cfg);
@@ -976,13 +950,13 @@ END_TEST
 START_TEST(test_routes)
 {
 	char *dir = new_dir();
-	char *main = write_file(dir, "modhost.ini",
-	                        "[module c]\n[module h]\n[module a]\n"
-	                        "[listener l]\nlisten = 127.0.0.1:1\ncodec = c\n"
-	                        "routes = second, first\n"
-	                        "[route first]\nmatch_method = get, put\nmatch_path = /kv/\n"
-	                        "handler = h\nauth = a\n"
-	                        "[route second]\nmatch_command = ping\nhandler = h\n");
+	char *main = scratch_write(dir, "modhost.ini",
+	                           "[module c]\n[module h]\n[module a]\n"
+	                           "[listener l]\nlisten = 127.0.0.1:1\ncodec = c\n"
+	                           "routes = second, first\n"
+	                           "[route first]\nmatch_method = get, put\nmatch_path = /kv/\n"
+	                           "handler = h\nauth = a\n"
+	                           "[route second]\nmatch_command = ping\nhandler = h\n");
 	struct config *cfg = load_ok(main);
 	ck_assert_uint_eq(cfg->n_routes, 2);
 	const struct listener_settings *l = config_listener(cfg, "l");
@@ -1019,7 +993,7 @@ START_TEST(test_routes)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		free(main);
-		main = write_file(dir, "modhost.ini", bad[i].text);
+		main = scratch_write(dir, "modhost.ini", bad[i].text);
 		char *msg = expand(bad[i].msg, main, dir);
 		expect_load_error(main, msg);
 		free(msg);
@@ -1049,7 +1023,7 @@ static int demo_build(const char *text, const mh_config_key *keys, struct modcon
 	struct config *cfg;
 	int rc;
 
-	*path = write_file(dir, "modhost.ini", text);
+	*path = scratch_write(dir, "modhost.ini", text);
 	cfg = load_ok(*path);
 	rc = modconf_build("demo", config_module(cfg, "demo")->section, keys, cfg->base_dir, mc,
 	                   err, errlen);

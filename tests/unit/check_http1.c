@@ -10,62 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
 #include "buf.h"
-#include "config.h"
 #include "conn.h"
 #include "loader.h"
-#include "modconf.h"
+#include "modenv.h"
 #include "msg.h"
 
-struct env {
-	struct mh_module inst;
-	struct modconf *conf;
-	const mh_codec_ops *codec;
-	struct mh_conn *conn;
-	void *state;
-	struct mh_buf *in;
-};
-
 /* Load MODHOST_MODULE_PATH/http1.so with its defaults, but max_body = 64KiB. */
-static void env_open(struct env *e)
+static void env_open(struct modenv *e)
 {
-	char err[512], path[4096];
-	const char *dir = getenv("MODHOST_MODULE_PATH");
-	ck_assert_msg(dir != NULL, "MODHOST_MODULE_PATH is not set (run through make check)");
-	snprintf(path, sizeof(path), "%s/http1.so", dir);
-	struct module_lib *lib = NULL;
-	ck_assert_msg(loader_open("http1", path, &lib, err, sizeof(err)) == 0, "%s", err);
-	struct cfg_entry entry = {.key = "max_body", .value = "64KiB", .file = "t.ini", .line = 2};
-	struct cfg_section sec = {
-	    .kind = "module", .name = "http1", .file = "t.ini", .line = 1, .entries = &entry};
-	memset(e, 0, sizeof(*e));
-	ck_assert_msg(modconf_build("http1", &sec, lib->desc.config_keys, "/", &e->conf, err,
-	                            sizeof(err)) == 0,
-	              "%s", err);
-	e->inst.name = "http1";
-	e->inst.lib = lib;
-	e->inst.desc = &lib->desc;
-	e->inst.conf = e->conf;
-	ck_assert_int_eq(lib->desc.load(&e->inst, &hostapi_table), 0);
-	e->inst.loaded = 1;
-	e->conn = calloc(1, sizeof(*e->conn));
+	static const char *const settings[] = {"max_body=64KiB", NULL};
+	modenv_open(e, "http1", settings);
 	/* conn_close from decode only marks the connection: as in a callback. */
 	e->conn->flags = CONN_IN_CALLBACK;
-	e->in = buf_new();
-	e->codec = lib->desc.codec;
-	e->state = calloc(1, e->codec->conn_state_size);
-	ck_assert_int_eq(e->codec->conn_init(&e->inst, e->conn, e->state), 0);
-}
-
-static void env_close(struct env *e)
-{
-	free(e->state);
-	arena_free(&e->conn->arena);
-	free(e->conn);
-	buf_free(e->in);
-	e->inst.desc->unload(&e->inst);
-	modconf_free(e->conf);
 }
 
 /* One decoded request, summarised: "METHOD PATH?QUERY VERSION [h=N] body". */
@@ -85,7 +42,7 @@ static void summarise(struct mh_msg *m, char *out, size_t cap)
 
 /* Decode everything in the input; append each request's summary (one per
  * line) to log.  Returns the last decode result. */
-static int drain(struct env *e, char *log, size_t cap)
+static int drain(struct modenv *e, char *log, size_t cap)
 {
 	for (;;) {
 		if (buf_length(e->in) == 0)
@@ -119,13 +76,13 @@ static const char *requests[] = {
 
 static void whole(const char *req, char *log, size_t cap)
 {
-	struct env e;
+	struct modenv e;
 	env_open(&e);
 	log[0] = '\0';
 	buf_add(e.in, req, strlen(req));
 	ck_assert_int_eq(drain(&e, log, cap), MH_DECODE_NEED_MORE);
 	ck_assert_int_eq(buf_length(e.in), 0);
-	env_close(&e);
+	modenv_close(&e);
 }
 
 START_TEST(test_split_at_every_byte_decodes_as_whole)
@@ -136,7 +93,7 @@ START_TEST(test_split_at_every_byte_decodes_as_whole)
 	whole(req, want, sizeof(want));
 	ck_assert_msg(want[0] != '\0', "nothing decoded from request %d", _i);
 	for (size_t k = 1; k < len; k++) {
-		struct env e;
+		struct modenv e;
 		env_open(&e);
 		got[0] = '\0';
 		buf_add(e.in, req, k);
@@ -145,10 +102,10 @@ START_TEST(test_split_at_every_byte_decodes_as_whole)
 		ck_assert_int_eq(drain(&e, got, sizeof(got)), MH_DECODE_NEED_MORE);
 		ck_assert_msg(strcmp(got, want) == 0, "split at %zu:\n%s\nwant:\n%s", k, got, want);
 		ck_assert_int_eq(buf_length(e.in), 0);
-		env_close(&e);
+		modenv_close(&e);
 	}
 	/* A byte at a time. */
-	struct env e;
+	struct modenv e;
 	env_open(&e);
 	got[0] = '\0';
 	for (size_t k = 0; k < len; k++) {
@@ -156,7 +113,7 @@ START_TEST(test_split_at_every_byte_decodes_as_whole)
 		ck_assert_int_eq(drain(&e, got, sizeof(got)), MH_DECODE_NEED_MORE);
 	}
 	ck_assert_msg(strcmp(got, want) == 0, "byte by byte:\n%s\nwant:\n%s", got, want);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -177,7 +134,7 @@ END_TEST
 /* A declared body over max_body is refused from the head alone, with 413. */
 START_TEST(test_declared_length_refused_before_the_body)
 {
-	struct env e;
+	struct modenv e;
 	env_open(&e);
 	const char *req = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000000000\r\n\r\n";
 	buf_add(e.in, req, strlen(req));
@@ -196,7 +153,7 @@ START_TEST(test_declared_length_refused_before_the_body)
 	              (int)n, w);
 	ck_assert_msg(memmem(w, n, "\r\nConnection: close\r\n", 21) != NULL, "%.*s", (int)n, w);
 	buf_free(wire);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -221,7 +178,7 @@ static char *wire_text(struct mh_buf *wire)
 
 START_TEST(test_encode_on_the_wire)
 {
-	struct env e;
+	struct modenv e;
 	env_open(&e);
 	const char *req = "GET /x HTTP/1.1\r\nHost: h\r\n\r\nHEAD /y HTTP/1.0\r\nConnection: "
 	                  "keep-alive\r\n\r\nGET /z HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
@@ -273,7 +230,7 @@ START_TEST(test_encode_on_the_wire)
 	for (int i = 0; i < 3; i++)
 		msg_free(reqs[i]);
 	buf_free(wire);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -281,7 +238,7 @@ END_TEST
  * when it answers HEAD. */
 START_TEST(test_error_replies_for_denials)
 {
-	struct env e;
+	struct modenv e;
 	env_open(&e);
 	const char *req = "GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /b HTTP/1.1\r\nHost: h\r\n\r\n";
 	buf_add(e.in, req, strlen(req));
@@ -307,7 +264,7 @@ START_TEST(test_error_replies_for_denials)
 	msg_free(m[0]);
 	msg_free(m[1]);
 	buf_free(wire);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 

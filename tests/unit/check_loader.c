@@ -7,7 +7,6 @@
 
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <ltdl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 
 #include "config.h"
 #include "loader.h"
+#include "scratch.h"
 
 #define DESC_SIZE_1_0 (offsetof(mh_module_desc, reserved) + sizeof(((mh_module_desc *)0)->reserved))
 
@@ -27,7 +27,7 @@ struct req_b_counts {
 };
 
 static char err[1024];
-static char tmpdir[4096];
+static char *tmpdir; /* the test's scratch folder: make_tmpdir */
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -59,54 +59,32 @@ static char *bundled_module(const char *name)
 	return fmt("%s/%s.so", dir, name);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
+/* A new scratch folder in tmpdir, holding modhost.ini ("[server]
+ * workers = 0") and an empty conf.d; remove_tmpdir removes it. */
 static void make_tmpdir(void)
 {
-	const char *build = getenv("MH_BUILDDIR");
-	char *base = build && *build ? fmt("%s/tests/tmp", build) : fmt("/tmp");
-	if (build && *build) {
-		char *tests = fmt("%s/tests", build);
-		mkdir(tests, 0755);
-		free(tests);
-	}
-	mkdir(base, 0755);
-	snprintf(tmpdir, sizeof(tmpdir), "%s/loader-XXXXXX", base);
-	free(base);
-	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp %s: %s", tmpdir, strerror(errno));
+	tmpdir = scratch_mkdtemp("loader");
+	ck_assert_msg(tmpdir != NULL, "mkdtemp loader-XXXXXX: %s", strerror(errno));
 	char *confd = fmt("%s/conf.d", tmpdir);
 	ck_assert_int_eq(mkdir(confd, 0755), 0);
 	free(confd);
-	char *main_ini = fmt("%s/modhost.ini", tmpdir);
-	write_file(main_ini, "[server]\nworkers = 0\n");
-	free(main_ini);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
+	free(scratch_write(tmpdir, "modhost.ini", "[server]\nworkers = 0\n"));
 }
 
 static void remove_tmpdir(void)
 {
-	if (tmpdir[0])
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	tmpdir[0] = '\0';
+	scratch_remove(tmpdir);
+	free(tmpdir);
+	tmpdir = NULL;
 }
 
 /* Write conf.d/FILE: "[module NAME]\nfile = PATH\n" plus extra lines. */
 static void add_module(const char *file, const char *name, const char *path, const char *extra)
 {
-	char *p = fmt("%s/conf.d/%s", tmpdir, file);
+	char *rel = fmt("conf.d/%s", file);
 	char *text = fmt("[module %s]\nfile = %s\n%s", name, path, extra ? extra : "");
-	write_file(p, text);
-	free(p);
+	free(scratch_write(tmpdir, rel, text));
+	free(rel);
 	free(text);
 }
 
@@ -218,8 +196,7 @@ END_TEST
 START_TEST(test_refuses_file_that_is_not_elf)
 {
 	make_tmpdir();
-	char *path = fmt("%s/junk.so", tmpdir);
-	write_file(path, "this is not a shared object\n");
+	char *path = scratch_write(tmpdir, "junk.so", "this is not a shared object\n");
 	struct module_lib *lib = NULL;
 	ck_assert_int_eq(loader_open("junk", path, &lib, err, sizeof(err)), -1);
 	char *head = fmt("module 'junk' (%s): cannot open: ", path);

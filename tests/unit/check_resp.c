@@ -6,9 +6,9 @@
  * straight against the handler (expiry, memory cap, LRU eviction), and
  * the store's lock and reattachment (modules/kvstore.c, linked in).
  *
- * The environment is built as in check_codecs.c: a struct mh_module with a
- * modconf from the module's key table, a zeroed connection, a host buffer as
- * its input. */
+ * The environment is tests/unit/modenv.c, as in check_codecs.c: a struct
+ * mh_module with a modconf from the module's key table, a zeroed
+ * connection, a host buffer as its input. */
 #include "build-config.h"
 
 #include <check.h>
@@ -22,115 +22,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "arena.h"
 #include "buf.h"
-#include "config.h"
 #include "conn.h"
 #include "kvstore.h"
 #include "loader.h"
-#include "modconf.h"
+#include "modenv.h"
 #include "msg.h"
-
-/* One loaded module instance with one connection. */
-struct env {
-	struct mh_module inst;
-	struct modconf *conf;
-	const mh_codec_ops *codec; /* NULL for a handler */
-	struct mh_conn *conn;
-	void *state;
-	struct mh_buf *in;
-	struct cfg_entry entries[4];
-};
-
-/* Load MODHOST_MODULE_PATH/FILE.so as instance NAME, with up to four
- * "key=value" settings (NULL-terminated list); every other key has its
- * default.  Fails the test on any error. */
-static void env_open_as(struct env *e, const char *file, const char *name,
-                        const char *const *settings)
-{
-	char err[512], path[4096];
-	const char *dir = getenv("MODHOST_MODULE_PATH");
-	ck_assert_msg(dir != NULL, "MODHOST_MODULE_PATH is not set (run through make check)");
-	snprintf(path, sizeof(path), "%s/%s.so", dir, file);
-
-	struct module_lib *lib = NULL;
-	ck_assert_msg(loader_open(file, path, &lib, err, sizeof(err)) == 0, "%s", err);
-
-	memset(e, 0, sizeof(*e));
-	size_t n = 0;
-	for (; settings && settings[n]; n++) {
-		ck_assert_uint_lt(n, 4);
-		char *kv = strdup(settings[n]);
-		char *eq = strchr(kv, '=');
-		ck_assert_ptr_nonnull(eq);
-		*eq = '\0';
-		e->entries[n] = (struct cfg_entry){
-		    .key = kv, .value = eq + 1, .file = "test.ini", .line = (int)n + 2};
-		if (n > 0)
-			e->entries[n - 1].next = &e->entries[n];
-	}
-	struct cfg_section sec = {
-	    .kind = "module",
-	    .name = (char *)name,
-	    .file = "test.ini",
-	    .line = 1,
-	    .entries = n ? e->entries : NULL,
-	};
-	ck_assert_msg(modconf_build(name, n ? &sec : NULL, lib->desc.config_keys, "/", &e->conf,
-	                            err, sizeof(err)) == 0,
-	              "%s", err);
-	e->inst.name = (char *)name;
-	e->inst.lib = lib;
-	e->inst.desc = &lib->desc;
-	e->inst.conf = e->conf;
-	ck_assert_int_eq(lib->desc.load(&e->inst, &hostapi_table), 0);
-	e->inst.loaded = 1;
-
-	e->conn = calloc(1, sizeof(*e->conn));
-	e->in = buf_new();
-	ck_assert_ptr_nonnull(e->conn);
-	ck_assert_ptr_nonnull(e->in);
-	e->codec = lib->desc.codec;
-	if (e->codec) {
-		e->state = calloc(1, e->codec->conn_state_size);
-		ck_assert_ptr_nonnull(e->state);
-		ck_assert_int_eq(e->codec->conn_init(&e->inst, e->conn, e->state), 0);
-	}
-}
-
-static void env_open(struct env *e, const char *file, const char *const *settings)
-{
-	env_open_as(e, file, file, settings);
-}
-
-static void env_close(struct env *e)
-{
-	free(e->state);
-	arena_free(&e->conn->arena);
-	free(e->conn);
-	buf_free(e->in);
-	if (e->inst.desc->unload)
-		e->inst.desc->unload(&e->inst);
-	modconf_free(e->conf);
-	for (size_t i = 0; i < 4; i++)
-		free(e->entries[i].key);
-}
-
-static void env_feed(struct env *e, const void *data, size_t len)
-{
-	ck_assert_int_eq(buf_add(e->in, data, len), 0);
-}
-
-static void env_feed_str(struct env *e, const char *s)
-{
-	env_feed(e, s, strlen(s));
-}
-
-static int env_decode(struct env *e, struct mh_msg **out)
-{
-	*out = NULL;
-	return e->codec->decode(&e->inst, e->conn, e->state, (mh_buf *)e->in, out);
-}
 
 /* The field as a NUL-terminated string (fields are stored so), or "". */
 static const char *field(struct mh_msg *m, int f)
@@ -141,11 +38,11 @@ static const char *field(struct mh_msg *m, int f)
 
 /* Decode one request and check it: want is "CMD|arg1|arg2" (args after
  * the command); version is the VERSION field it must carry. */
-static struct mh_msg *expect_request_v(struct env *e, const char *want, const char *version,
+static struct mh_msg *expect_request_v(struct modenv *e, const char *want, const char *version,
                                        const char *what)
 {
 	struct mh_msg *msg;
-	int r = env_decode(e, &msg);
+	int r = modenv_decode(e, &msg);
 	ck_assert_msg(r == MH_DECODE_MESSAGE, "%s: decode returned %d (%s), want a message", what,
 	              r, e->conn->error_text ? e->conn->error_text : "");
 	ck_assert_ptr_nonnull(msg);
@@ -162,24 +59,16 @@ static struct mh_msg *expect_request_v(struct env *e, const char *want, const ch
 	return msg;
 }
 
-static void expect_request(struct env *e, const char *want, const char *what)
+static void expect_request(struct modenv *e, const char *want, const char *what)
 {
 	msg_free(expect_request_v(e, want, "2", what));
 }
 
-static void expect_need_more(struct env *e, const char *what)
-{
-	struct mh_msg *msg;
-	int r = env_decode(e, &msg);
-	ck_assert_msg(r == MH_DECODE_NEED_MORE, "%s: decode returned %d, want NEED_MORE", what, r);
-	ck_assert_ptr_null(msg);
-}
-
 /* Decode must fail with status and an error text containing text. */
-static void expect_error(struct env *e, int status, const char *text, const char *what)
+static void expect_error(struct modenv *e, int status, const char *text, const char *what)
 {
 	struct mh_msg *msg;
-	int r = env_decode(e, &msg);
+	int r = modenv_decode(e, &msg);
 	ck_assert_msg(r == MH_DECODE_ERROR, "%s: decode returned %d, want ERROR", what, r);
 	if (msg)
 		msg_free(msg);
@@ -187,13 +76,6 @@ static void expect_error(struct env *e, int status, const char *text, const char
 	ck_assert_ptr_nonnull(e->conn->error_text);
 	ck_assert_msg(strstr(e->conn->error_text, text) != NULL, "%s: error '%s' lacks '%s'", what,
 	              e->conn->error_text, text);
-}
-
-static int buf_equals(struct mh_buf *b, const void *data, size_t len)
-{
-	if (buf_length(b) != len)
-		return 0;
-	return len == 0 || memcmp(buf_data(b), data, len) == 0;
 }
 
 static const char *buf_text(struct mh_buf *b)
@@ -208,13 +90,13 @@ static const char *buf_text(struct mh_buf *b)
 
 START_TEST(resp_descriptor_and_defaults)
 {
-	struct env e;
-	env_open(&e, "resp", NULL);
+	struct modenv e;
+	modenv_open(&e, "resp", NULL);
 	ck_assert_str_eq(e.inst.desc->name, "resp");
 	ck_assert_uint_eq(e.inst.desc->roles, MH_ROLE_CODEC);
 	ck_assert_ptr_nonnull(e.codec->encode_error);
 	ck_assert_uint_eq(e.codec->max_message(&e.inst), 64ull * 1024 * 1024);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -226,19 +108,19 @@ START_TEST(resp_multibulk_split_at_every_point)
 		char what[64];
 		snprintf(what, sizeof(what), "split at %zu of %zu", k, n);
 		const char *const with_body[] = {"args_body=yes", NULL};
-		struct env e;
-		env_open(&e, "resp", with_body);
-		env_feed(&e, wire, k);
+		struct modenv e;
+		modenv_open(&e, "resp", with_body);
+		modenv_feed(&e, wire, k);
 		if (k < n)
-			expect_need_more(&e, what);
-		env_feed(&e, wire + k, n - k);
+			modenv_expect_need_more(&e, what);
+		modenv_feed(&e, wire + k, n - k);
 		struct mh_msg *m = expect_request_v(&e, "SET|key:1|hello\r\nworld", "2", what);
 		/* The body holds the arguments, space-separated (args_body). */
-		ck_assert(buf_equals(msg_body(m), "key:1 hello\r\nworld", 18));
+		ck_assert(modenv_buf_equals(msg_body(m), "key:1 hello\r\nworld", 18));
 		msg_free(m);
-		expect_need_more(&e, what);
+		modenv_expect_need_more(&e, what);
 		ck_assert_uint_eq(buf_length(e.in), 0);
-		env_close(&e);
+		modenv_close(&e);
 	}
 }
 END_TEST
@@ -249,13 +131,13 @@ START_TEST(resp_byte_by_byte_pipeline)
 	                           "  \r\n\n*0\r\n*-1\r\nincr 'a b'\n";
 	static const char *const want[] = {"PING", "GET|k", "ECHO|", "INCR|a b"};
 	size_t got = 0, n = sizeof(wire) - 1;
-	struct env e;
-	env_open(&e, "resp", NULL);
+	struct modenv e;
+	modenv_open(&e, "resp", NULL);
 	for (size_t i = 0; i < n; i++) {
-		env_feed(&e, wire + i, 1);
+		modenv_feed(&e, wire + i, 1);
 		for (;;) {
 			struct mh_msg *msg;
-			int r = env_decode(&e, &msg);
+			int r = modenv_decode(&e, &msg);
 			if (r == MH_DECODE_NEED_MORE)
 				break;
 			ck_assert_int_eq(r, MH_DECODE_MESSAGE);
@@ -268,194 +150,194 @@ START_TEST(resp_byte_by_byte_pipeline)
 	}
 	ck_assert_uint_eq(got, 4);
 	ck_assert_uint_eq(buf_length(e.in), 0);
-	env_close(&e);
+	modenv_close(&e);
 
 	/* The same stream in one piece gives the same requests, in order;
 	 * blank lines, "*0" and "*-1" are no requests at all. */
-	env_open(&e, "resp", NULL);
-	env_feed(&e, wire, n);
+	modenv_open(&e, "resp", NULL);
+	modenv_feed(&e, wire, n);
 	for (size_t i = 0; i < 4; i++)
 		expect_request(&e, want[i], want[i]);
-	expect_need_more(&e, "end of the pipeline");
+	modenv_expect_need_more(&e, "end of the pipeline");
 	ck_assert_uint_eq(buf_length(e.in), 0);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(resp_partial_request_left_behind)
 {
-	struct env e;
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$3\r\nab");
+	struct modenv e;
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$3\r\nab");
 	expect_request(&e, "GET|a", "first");
-	expect_need_more(&e, "second, incomplete");
+	modenv_expect_need_more(&e, "second, incomplete");
 	ck_assert_uint_eq(buf_length(e.in), 19);
-	env_feed_str(&e, "c\r\n");
+	modenv_feed_str(&e, "c\r\n");
 	expect_request(&e, "GET|abc", "second, completed");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(resp_inline_quoting_like_redis)
 {
-	struct env e;
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "set \"a b\" 'it\\'s' \"\\x41\\n\\t\\\\\" plain\r\n");
+	struct modenv e;
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "set \"a b\" 'it\\'s' \"\\x41\\n\\t\\\\\" plain\r\n");
 	expect_request(&e, "SET|a b|it's|A\n\t\\|plain", "quoted arguments");
-	env_feed_str(&e, "\"\" x\n");
+	modenv_feed_str(&e, "\"\" x\n");
 	expect_request(&e, "|x", "empty quoted command");
-	env_feed_str(&e, "get \"unterminated\r\n");
+	modenv_feed_str(&e, "get \"unterminated\r\n");
 	expect_error(&e, MH_STATUS_BAD_REQUEST, "Protocol error: unbalanced quotes", "unbalanced");
-	env_close(&e);
+	modenv_close(&e);
 
 	/* A closing quote must end the argument. */
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "get \"a\"b\n");
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "get \"a\"b\n");
 	expect_error(&e, MH_STATUS_BAD_REQUEST, "unbalanced quotes", "quote then text");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(resp_command_is_upper_cased_and_args_are_not)
 {
-	struct env e;
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "*3\r\n$6\r\nmGeT\xff\xfe\r\n$2\r\naB\r\n$2\r\ncD\r\n");
+	struct modenv e;
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "*3\r\n$6\r\nmGeT\xff\xfe\r\n$2\r\naB\r\n$2\r\ncD\r\n");
 	struct mh_msg *m = expect_request_v(&e, "MGET\xff\xfe|aB|cD", "2", "mixed case");
 	ck_assert_uint_eq(buf_length(msg_body(m)), 0); /* args_body = no, the default */
 	msg_free(m);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(resp_huge_counts_refused_from_the_header_alone)
 {
-	struct env e;
+	struct modenv e;
 	/* Only the header is fed: nothing behind it may be awaited. */
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "*20000000\r\n");
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "*20000000\r\n");
 	expect_error(&e, MH_STATUS_TOO_LARGE, "Protocol error: invalid multibulk length", "*20M");
 	ck_assert_msg(strstr(e.conn->error_text, "20000000") &&
 	                  strstr(e.conn->error_text, "max_args"),
 	              "error text: %s", e.conn->error_text);
-	env_close(&e);
+	modenv_close(&e);
 
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "*1\r\n$-10\r\n");
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "*1\r\n$-10\r\n");
 	expect_error(&e, MH_STATUS_BAD_REQUEST, "Protocol error: invalid bulk length", "$-10");
-	env_close(&e);
+	modenv_close(&e);
 
 	/* A bad byte is refused when it arrives, not when a CRLF does. */
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "*2\r\n$3x");
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "*2\r\n$3x");
 	expect_error(&e, MH_STATUS_BAD_REQUEST, "invalid bulk length", "$3x");
-	env_close(&e);
+	modenv_close(&e);
 
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "*1\r\n$-1\r\n");
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "*1\r\n$-1\r\n");
 	expect_error(&e, MH_STATUS_BAD_REQUEST, "invalid bulk length", "$-1 in a request");
-	env_close(&e);
+	modenv_close(&e);
 
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "*2\r\n$3\r\nGET\r\n$9223372036854775807\r\n");
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "*2\r\n$3\r\nGET\r\n$9223372036854775807\r\n");
 	expect_error(&e, MH_STATUS_TOO_LARGE, "max_bulk", "$INT64_MAX");
-	env_close(&e);
+	modenv_close(&e);
 
 	static const char *const bad[] = {"*x\r\n",  "*+1\r\n", "*01\r\n",
 	                                  "*1 \r\n", "*-0\r\n", "*1\n$4\r\nPING\r\n",
 	                                  "*\r\n",   "*-\r\n",  "*99999999999999999999\r\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		env_open(&e, "resp", NULL);
-		env_feed_str(&e, bad[i]);
+		modenv_open(&e, "resp", NULL);
+		modenv_feed_str(&e, bad[i]);
 		expect_error(&e, MH_STATUS_BAD_REQUEST, "invalid multibulk length", bad[i]);
-		env_close(&e);
+		modenv_close(&e);
 	}
 
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "*1\r\n:5\r\n");
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "*1\r\n:5\r\n");
 	expect_error(&e, MH_STATUS_BAD_REQUEST, "expected '$', got ':'", "not a bulk");
-	env_close(&e);
+	modenv_close(&e);
 
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "*1\r\n$3\r\nGETxx");
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "*1\r\n$3\r\nGETxx");
 	expect_error(&e, MH_STATUS_BAD_REQUEST, "not followed by CRLF", "bulk without CRLF");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(resp_max_args_boundary)
 {
 	const char *const tight[] = {"max_args=3", NULL};
-	struct env e;
-	env_open(&e, "resp", tight);
-	env_feed_str(&e, "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+	struct modenv e;
+	modenv_open(&e, "resp", tight);
+	modenv_feed_str(&e, "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
 	expect_request(&e, "A|b|c", "exactly max_args");
-	env_feed_str(&e, "*4\r\n");
+	modenv_feed_str(&e, "*4\r\n");
 	expect_error(&e, MH_STATUS_TOO_LARGE, "max_args is 3", "max_args + 1");
-	env_close(&e);
+	modenv_close(&e);
 
-	env_open(&e, "resp", tight);
-	env_feed_str(&e, "a b c\n");
+	modenv_open(&e, "resp", tight);
+	modenv_feed_str(&e, "a b c\n");
 	expect_request(&e, "A|b|c", "inline, exactly max_args");
-	env_feed_str(&e, "a b c d\n");
+	modenv_feed_str(&e, "a b c d\n");
 	expect_error(&e, MH_STATUS_TOO_LARGE, "max_args", "inline, max_args + 1");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(resp_max_bulk_boundary)
 {
 	const char *const tight[] = {"max_bulk=8", NULL};
-	struct env e;
-	env_open(&e, "resp", tight);
-	env_feed_str(&e, "*2\r\n$3\r\nGET\r\n$8\r\n12345678\r\n");
+	struct modenv e;
+	modenv_open(&e, "resp", tight);
+	modenv_feed_str(&e, "*2\r\n$3\r\nGET\r\n$8\r\n12345678\r\n");
 	expect_request(&e, "GET|12345678", "exactly max_bulk");
-	env_feed_str(&e, "*2\r\n$3\r\nGET\r\n$9\r\n");
+	modenv_feed_str(&e, "*2\r\n$3\r\nGET\r\n$9\r\n");
 	expect_error(&e, MH_STATUS_TOO_LARGE, "invalid bulk length 9 (max_bulk is 8)",
 	             "max_bulk + 1, header only");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(resp_max_inline_refused_as_soon_as_seen)
 {
 	const char *const tight[] = {"max_inline=16", NULL};
-	struct env e;
-	env_open(&e, "resp", tight);
-	env_feed_str(&e, "get 123456789012\r\n"); /* 16 bytes and CRLF */
+	struct modenv e;
+	modenv_open(&e, "resp", tight);
+	modenv_feed_str(&e, "get 123456789012\r\n"); /* 16 bytes and CRLF */
 	expect_request(&e, "GET|123456789012", "exactly max_inline");
 	for (int i = 0; i < 17; i++) {
-		env_feed(&e, "a", 1);
-		expect_need_more(&e, "up to max_inline + 1");
+		modenv_feed(&e, "a", 1);
+		modenv_expect_need_more(&e, "up to max_inline + 1");
 	}
-	env_feed(&e, "a", 1);
+	modenv_feed(&e, "a", 1);
 	expect_error(&e, MH_STATUS_TOO_LARGE, "too big inline request", "max_inline + 2");
-	env_close(&e);
+	modenv_close(&e);
 
-	env_open(&e, "resp", tight);
-	env_feed_str(&e, "get 1234567890123\r\n"); /* 17 bytes */
+	modenv_open(&e, "resp", tight);
+	modenv_feed_str(&e, "get 1234567890123\r\n"); /* 17 bytes */
 	expect_error(&e, MH_STATUS_TOO_LARGE, "too big inline request", "max_inline + 1 then CRLF");
-	env_close(&e);
+	modenv_close(&e);
 
 	/* Count lines are short whatever max_inline says. */
-	env_open(&e, "resp", NULL);
-	env_feed_str(&e, "*000000000000000000000000000000001");
+	modenv_open(&e, "resp", NULL);
+	modenv_feed_str(&e, "*000000000000000000000000000000001");
 	expect_error(&e, MH_STATUS_BAD_REQUEST, "invalid multibulk length", "long count line");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(resp_max_request_counts_the_whole_request)
 {
 	const char *const tight[] = {"max_request=40", NULL};
-	struct env e;
-	env_open(&e, "resp", tight);
+	struct modenv e;
+	modenv_open(&e, "resp", tight);
 	/* 4 + 4 + 5 + 5 + 22: exactly 40 bytes. */
-	env_feed_str(&e, "*2\r\n$3\r\nSET\r\n$20\r\n12345678901234567890\r\n");
+	modenv_feed_str(&e, "*2\r\n$3\r\nSET\r\n$20\r\n12345678901234567890\r\n");
 	expect_request(&e, "SET|12345678901234567890", "exactly max_request");
-	env_feed_str(&e, "*2\r\n$3\r\nSET\r\n$21\r\n");
+	modenv_feed_str(&e, "*2\r\n$3\r\nSET\r\n$21\r\n");
 	expect_error(&e, MH_STATUS_TOO_LARGE, "larger than max_request 40", "max_request + 1");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -474,23 +356,23 @@ START_TEST(resp_large_bulk_in_pieces)
 	buf_add(wire, "\r\n", 2);
 	size_t total = buf_length(wire);
 	const char *bytes = (const char *)buf_data(wire);
-	struct env e;
-	env_open(&e, "resp", NULL);
+	struct modenv e;
+	modenv_open(&e, "resp", NULL);
 	for (size_t at = 0; at < total;) {
 		size_t piece = total - at < 1000 ? total - at : 1000;
-		env_feed(&e, bytes + at, piece);
+		modenv_feed(&e, bytes + at, piece);
 		at += piece;
 		if (at < total)
-			expect_need_more(&e, "inside the bulk");
+			modenv_expect_need_more(&e, "inside the bulk");
 	}
 	struct mh_msg *msg;
-	ck_assert_int_eq(env_decode(&e, &msg), MH_DECODE_MESSAGE);
+	ck_assert_int_eq(modenv_decode(&e, &msg), MH_DECODE_MESSAGE);
 	size_t len;
 	const char *a = msg_arg_get(msg, 1, &len);
 	ck_assert_uint_eq(len, n);
 	ck_assert(memcmp(a, val, n) == 0);
 	msg_free(msg);
-	env_close(&e);
+	modenv_close(&e);
 	buf_free(wire);
 	free(val);
 }
@@ -498,41 +380,36 @@ END_TEST
 
 /* ---- encoding and the version switch ----------------------------------------------- */
 
-static int env_encode(struct env *e, struct mh_msg *reply, struct mh_buf *wire)
-{
-	return e->codec->encode(&e->inst, e->conn, e->state, (mh_msg *)reply, (mh_buf *)wire);
-}
-
 START_TEST(resp_encode_body_raw_and_errors)
 {
-	struct env e;
-	env_open(&e, "resp", NULL);
+	struct modenv e;
+	modenv_open(&e, "resp", NULL);
 	struct mh_buf *wire = buf_new();
 
 	/* A body-form reply is one bulk string (so echo works over resp). */
 	struct mh_msg *r = msg_new(e.conn);
 	buf_add(msg_body(r), "hi\r\nthere", 9);
-	ck_assert_int_eq(env_encode(&e, r, wire), 0);
+	ck_assert_int_eq(modenv_encode(&e, r, wire), 0);
 	msg_free(r);
 	r = msg_new(e.conn);
-	ck_assert_int_eq(env_encode(&e, r, wire), 0);
+	ck_assert_int_eq(modenv_encode(&e, r, wire), 0);
 	msg_free(r);
-	ck_assert(buf_equals(wire, "$9\r\nhi\r\nthere\r\n$0\r\n\r\n", 21));
+	ck_assert(modenv_buf_equals(wire, "$9\r\nhi\r\nthere\r\n$0\r\n\r\n", 21));
 	buf_drain(wire, buf_length(wire));
 
 	/* A raw reply is the handler's RESP, as is. */
 	r = msg_new(e.conn);
 	r->form = MH_REPLY_RAW;
 	buf_add(msg_body(r), "+OK\r\n:1\r\n", 9);
-	ck_assert_int_eq(env_encode(&e, r, wire), 0);
+	ck_assert_int_eq(modenv_encode(&e, r, wire), 0);
 	msg_free(r);
-	ck_assert(buf_equals(wire, "+OK\r\n:1\r\n", 9));
+	ck_assert(modenv_buf_equals(wire, "+OK\r\n:1\r\n", 9));
 	buf_drain(wire, buf_length(wire));
 
 	/* An empty raw reply would hang the client: it becomes an error. */
 	r = msg_new(e.conn);
 	r->form = MH_REPLY_RAW;
-	ck_assert_int_eq(env_encode(&e, r, wire), 0);
+	ck_assert_int_eq(modenv_encode(&e, r, wire), 0);
 	msg_free(r);
 	ck_assert_msg(strncmp(buf_text(wire), "-ERR ", 5) == 0, "%s", buf_text(wire));
 	buf_drain(wire, buf_length(wire));
@@ -554,17 +431,17 @@ START_TEST(resp_encode_body_raw_and_errors)
 	ck_assert_str_eq(buf_text(wire), "-ERR too many requests\r\n");
 
 	buf_free(wire);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(resp_hello_switches_the_version)
 {
-	struct env e;
-	env_open(&e, "resp", NULL);
+	struct modenv e;
+	modenv_open(&e, "resp", NULL);
 	/* Pipelined: the request behind HELLO 3 is already RESP3; HELLO
 	 * itself still arrives in the version it was sent in. */
-	env_feed_str(&e, "HELLO 3\r\nGET a\r\n*2\r\n$5\r\nhello\r\n$1\r\n2\r\nGET b\r\n");
+	modenv_feed_str(&e, "HELLO 3\r\nGET a\r\n*2\r\n$5\r\nhello\r\n$1\r\n2\r\nGET b\r\n");
 	msg_free(expect_request_v(&e, "HELLO|3", "2", "HELLO 3"));
 	msg_free(expect_request_v(&e, "GET|a", "3", "after HELLO 3"));
 	msg_free(expect_request_v(&e, "HELLO|2", "3", "HELLO 2"));
@@ -572,19 +449,19 @@ START_TEST(resp_hello_switches_the_version)
 
 	/* A reply's VERSION field has the last word (a handler that refused
 	 * HELLO 3 keeps the connection on 2). */
-	env_feed_str(&e, "HELLO 3 AUTH x y\r\n");
+	modenv_feed_str(&e, "HELLO 3 AUTH x y\r\n");
 	msg_free(expect_request_v(&e, "HELLO|3|AUTH|x|y", "2", "HELLO 3 AUTH"));
 	struct mh_msg *r = msg_new(e.conn);
 	msg_field_set(r, MH_FIELD_VERSION, "2", 1);
 	struct mh_buf *wire = buf_new();
 	r->form = MH_REPLY_RAW;
 	buf_add(msg_body(r), "-ERR no\r\n", 9);
-	ck_assert_int_eq(env_encode(&e, r, wire), 0);
+	ck_assert_int_eq(modenv_encode(&e, r, wire), 0);
 	msg_free(r);
-	env_feed_str(&e, "GET c\r\n");
+	modenv_feed_str(&e, "GET c\r\n");
 	msg_free(expect_request_v(&e, "GET|c", "2", "after a refused HELLO"));
 	buf_free(wire);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
@@ -621,18 +498,18 @@ START_TEST(resp_random_requests_in_random_pieces)
 		}
 		size_t total = buf_length(wire);
 		const uint8_t *bytes = buf_data(wire);
-		struct env e;
-		env_open(&e, "resp", NULL);
+		struct modenv e;
+		modenv_open(&e, "resp", NULL);
 		size_t fed = 0, got = 0;
 		while (fed < total) {
 			size_t piece = 1 + rng_next(&s) % 60;
 			if (piece > total - fed)
 				piece = total - fed;
-			env_feed(&e, bytes + fed, piece);
+			modenv_feed(&e, bytes + fed, piece);
 			fed += piece;
 			struct mh_msg *msg;
 			int rc;
-			while ((rc = env_decode(&e, &msg)) == MH_DECODE_MESSAGE) {
+			while ((rc = modenv_decode(&e, &msg)) == MH_DECODE_MESSAGE) {
 				ck_assert_uint_lt(got, n_req);
 				size_t len;
 				const char *cmd = msg_field_get(msg, MH_FIELD_COMMAND, &len);
@@ -651,7 +528,7 @@ START_TEST(resp_random_requests_in_random_pieces)
 		}
 		ck_assert_uint_eq(got, n_req);
 		ck_assert_uint_eq(buf_length(e.in), 0);
-		env_close(&e);
+		modenv_close(&e);
 		buf_free(wire);
 	}
 }
@@ -662,7 +539,7 @@ END_TEST
 /* Run one command ("SET|k|v" — '|' separates the words) through the kv
  * handler in RESP version proto; returns the reply's wire text in a
  * static buffer.  *rc gets the handler's result when not NULL. */
-static const char *kv_run_v(struct env *e, int proto, const char *cmdline, int *rc)
+static const char *kv_run_v(struct modenv *e, int proto, const char *cmdline, int *rc)
 {
 	static char text[65536];
 	struct mh_msg *req = msg_new(e->conn), *reply = msg_new(e->conn);
@@ -697,7 +574,7 @@ static const char *kv_run_v(struct env *e, int proto, const char *cmdline, int *
 	return text;
 }
 
-static const char *kv_run(struct env *e, const char *cmdline)
+static const char *kv_run(struct modenv *e, const char *cmdline)
 {
 	return kv_run_v(e, 2, cmdline, NULL);
 }
@@ -706,8 +583,8 @@ static const char *kv_run(struct env *e, const char *cmdline)
 
 START_TEST(kv_strings_and_counters)
 {
-	struct env e;
-	env_open_as(&e, "kv", "kv-strings", NULL);
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-strings", NULL);
 	KV_EXPECT(&e, "GET|a", "$-1\r\n");
 	KV_EXPECT(&e, "SET|a|hello", "+OK\r\n");
 	KV_EXPECT(&e, "GET|a", "$5\r\nhello\r\n");
@@ -733,14 +610,14 @@ START_TEST(kv_strings_and_counters)
 	KV_EXPECT(&e, "TYPE|a", "+string\r\n");
 	KV_EXPECT(&e, "FLUSHALL", "+OK\r\n");
 	KV_EXPECT(&e, "DBSIZE", ":0\r\n");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(kv_expiry_without_waiting)
 {
-	struct env e;
-	env_open_as(&e, "kv", "kv-expiry", NULL);
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-expiry", NULL);
 	KV_EXPECT(&e, "TTL|k", ":-2\r\n");
 	KV_EXPECT(&e, "SET|k|v", "+OK\r\n");
 	KV_EXPECT(&e, "TTL|k", ":-1\r\n");
@@ -766,14 +643,14 @@ START_TEST(kv_expiry_without_waiting)
 	KV_EXPECT(&e, "TTL|n", ":1000\r\n");
 	KV_EXPECT(&e, "SET|n|5", "+OK\r\n");
 	KV_EXPECT(&e, "TTL|n", ":-1\r\n");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(kv_server_commands_and_errors)
 {
-	struct env e;
-	env_open_as(&e, "kv", "kv-server", NULL);
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-server", NULL);
 	KV_EXPECT(&e, "PING", "+PONG\r\n");
 	KV_EXPECT(&e, "PING|hi", "$2\r\nhi\r\n");
 	KV_EXPECT(&e, "PING|a|b", "-ERR wrong number of arguments for 'ping' command\r\n");
@@ -812,13 +689,13 @@ START_TEST(kv_server_commands_and_errors)
 	hello = kv_run_v(&e, 2, "HELLO", NULL);
 	ck_assert_msg(strncmp(hello, "*14\r\n", 5) == 0 && strstr(hello, ":2\r\n"), "%s", hello);
 	KV_EXPECT(&e, "HELLO|4", "-NOPROTO unsupported protocol version\r\n");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 /* Fill a store of max_memory 64KiB with 1000-byte values until a write is
  * refused; returns how many fitted. */
-static int kv_fill(struct env *e, const char *prefix, int max)
+static int kv_fill(struct modenv *e, const char *prefix, int max)
 {
 	static char cmd[1200];
 	int i = 0;
@@ -839,8 +716,8 @@ static int kv_fill(struct env *e, const char *prefix, int max)
 START_TEST(kv_memory_cap_refuses_writes)
 {
 	const char *const small[] = {"max_memory=64KiB", NULL};
-	struct env e;
-	env_open_as(&e, "kv", "kv-oom", small);
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-oom", small);
 	int fitted = kv_fill(&e, "k", 1000);
 	/* 64 KiB holds a few dozen 1 KiB values, never more than 64. */
 	ck_assert_int_gt(fitted, 30);
@@ -861,15 +738,15 @@ START_TEST(kv_memory_cap_refuses_writes)
 	ck_assert_str_eq(kv_run(&e, cmd),
 	                 "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
 	KV_EXPECT(&e, "EXISTS|m1|m2", ":0\r\n");
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 
 START_TEST(kv_lru_evicts_the_least_recently_used)
 {
 	const char *const lru[] = {"max_memory=64KiB", "eviction=lru", NULL};
-	struct env e;
-	env_open_as(&e, "kv", "kv-lru", lru);
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-lru", lru);
 	/* With eviction every write fits. */
 	ck_assert_int_eq(kv_fill(&e, "k", 40), 40);
 	ck_assert_int_eq(strncmp(kv_run(&e, "GET|k0"), "$1000\r\nvvvv", 11), 0);
@@ -889,7 +766,7 @@ START_TEST(kv_lru_evicts_the_least_recently_used)
 	const char *info = kv_run(&e, "INFO|stats");
 	ck_assert_msg(strstr(info, "evicted_keys:") && !strstr(info, "evicted_keys:0\r"), "%s",
 	              info);
-	env_close(&e);
+	modenv_close(&e);
 }
 END_TEST
 

@@ -281,7 +281,9 @@ static void conn_encode_ready(struct mh_conn *c)
 			/* A codec without an error form can only close. */
 			if (!codec->encode_error)
 				c->flags |= CONN_CLOSING;
-			conn_encode_error(c, reply->status, status_text(reply->status));
+			conn_encode_error(c, reply->status,
+			                  reply->error_text ? reply->error_text
+			                                    : status_text(reply->status));
 		} else {
 			msg_body(reply);
 			shm_mark_running(c->codec);

@@ -66,7 +66,7 @@ struct mh_buf *msg_body(struct mh_msg *m)
 
 /* Trips when a field is added to struct mh_msg (on 64-bit builds), as a
  * reminder that msg_clear must reset it. */
-_Static_assert(sizeof(void *) != 8 || sizeof(struct mh_msg) == 88,
+_Static_assert(sizeof(void *) != 8 || sizeof(struct mh_msg) == 96,
                "struct mh_msg changed: update msg_clear");
 
 /* Every field but the arena (and next, which the caller sets) to zero. */
@@ -84,6 +84,7 @@ static void msg_clear(struct mh_msg *m)
 	m->code = 0;
 	m->meta = NULL;
 	m->handler = NULL;
+	m->error_text = NULL;
 }
 
 static void msg_free_one(struct mh_msg *m)

@@ -58,6 +58,7 @@ struct mh_msg {
 	int code;            /* protocol status code, 0 = default */
 	struct msg_meta *meta;
 	struct mh_module *handler; /* on a request: the handler it went to */
+	const char *error_text;    /* on an error reply: the host's words for it (arena), or NULL */
 };
 
 /* A new message on c (c may be NULL for a detached reply), or NULL. */

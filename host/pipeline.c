@@ -2,9 +2,11 @@
  * observers, auth, policy, handler (DESIGN.md §3). */
 #include "build-config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "config.h"
 #include "conn.h"
@@ -117,6 +119,24 @@ static int route_matches(const struct route_settings *rs, const struct mh_msg *r
 	return 1;
 }
 
+/* What an unmatched request is told: its command when the codec names one
+ * ("unknown command 'FLUSHDB'", RESP), else NULL (the status's own words:
+ * "not found").  In the reply's arena; the codec cleans it for the wire. */
+static const char *unmatched_text(struct mh_msg *req)
+{
+	size_t len;
+	const char *cmd = msg_field_get(req, MH_FIELD_COMMAND, &len);
+	if (!cmd)
+		return NULL;
+	if (len > 64)
+		len = 64;
+	char *text = arena_alloc_raw(&req->reply->arena, len + sizeof("unknown command ''"));
+	if (text)
+		snprintf(text, len + sizeof("unknown command ''"), "unknown command '%.*s'", (int)len,
+		         cmd);
+	return text;
+}
+
 /* The first route that matches, else the listener's own chain (which may
  * have no handler: then nothing matched). */
 static const struct serve_route *pick_route(struct serve_listener *sl, struct mh_msg *req)
@@ -150,6 +170,7 @@ void pipeline_run(struct mh_conn *c, struct mh_msg *req)
 	pipeline_observe(c, MH_EVENT_MSG_IN, req, NULL, 0);
 	if (!r->handler) {
 		reply_error(req, MH_STATUS_NOT_FOUND);
+		req->reply->error_text = unmatched_text(req);
 		return;
 	}
 	if (run_auth(r, req) < 0)

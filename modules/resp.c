@@ -689,7 +689,11 @@ static void resp_encode_error(mh_module *m, mh_conn *c, void *state, int status,
 		host->buf_printf(out,
 		                 "-NOPERM this user has no permissions to run this command\r\n");
 		return;
-	case MH_STATUS_NOT_FOUND: host->buf_printf(out, "-ERR unknown command\r\n"); return;
+	case MH_STATUS_NOT_FOUND:
+		/* The host names the command when it knows it. */
+		if (!text || strncmp(text, "unknown command", 15) != 0)
+			text = "unknown command";
+		break;
 	default: break;
 	}
 	if (!text || !*text)

@@ -511,7 +511,7 @@ START_TEST(test_echo_over_resp_and_unmatched_route)
 
 	fd = harness_connect_ok(harness_port(d, "routed"));
 	roundtrip(fd, "PING\r\n", "+PONG\r\n");
-	roundtrip(fd, "GET x\r\nSET x 1\r\nGET x\r\n", "$-1\r\n-ERR unknown command\r\n$-1\r\n");
+	roundtrip(fd, "GET x\r\nSET x 1\r\nGET x\r\n", "$-1\r\n-ERR unknown command 'SET'\r\n$-1\r\n");
 	close(fd);
 }
 END_TEST

@@ -422,6 +422,12 @@ START_TEST(resp_encode_body_raw_and_errors)
 	                      (mh_buf *)wire);
 	ck_assert_str_eq(buf_text(wire), "-ERR unknown command\r\n");
 	buf_drain(wire, buf_length(wire));
+	/* The host names the command of an unmatched request; the codec keeps
+	 * the error on one line whatever the command held. */
+	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_NOT_FOUND,
+	                      "unknown command 'A\r\nB'", (mh_buf *)wire);
+	ck_assert_str_eq(buf_text(wire), "-ERR unknown command 'A  B'\r\n");
+	buf_drain(wire, buf_length(wire));
 	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_UNAUTHORIZED, "unauthorized",
 	                      (mh_buf *)wire);
 	ck_assert_str_eq(buf_text(wire), "-NOAUTH Authentication required.\r\n");

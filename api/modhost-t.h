@@ -19,7 +19,7 @@ extern "C" {
 /* ABI version: major = anything removed, reordered, re-typed or changed in
  * meaning; minor = things appended.  Separate from the product version. */
 #define MH_ABI_MAJOR 1
-#define MH_ABI_MINOR 2
+#define MH_ABI_MINOR 3
 
 /* "MHMD" in ASCII: the first word of every descriptor. */
 #define MH_MODULE_MAGIC 0x4d484d44u
@@ -241,6 +241,10 @@ enum mh_field {
 	MH_FIELD_COMMAND = 6,  /* RESP command name, upper case */
 	MH_FIELD_ROUTE = 7,    /* the route that matched (set by the host) */
 	MH_FIELD_TRACE_ID = 8, /* correlation id (W3C trace-id, 32 hex) */
+	/* ABI 1.3.  On a reply, set by the host: "close" when the connection
+	 * ends after it (the handler returned MH_HANDLE_CLOSE), so that a codec
+	 * with a way to say so (HTTP's Connection: close) can say it. */
+	MH_FIELD_CLOSING = 9,
 };
 
 /* How a codec should encode a reply body. */

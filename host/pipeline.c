@@ -202,8 +202,9 @@ void pipeline_run(struct mh_conn *c, struct mh_msg *req)
 		break;
 	case MH_HANDLE_CLOSE:
 		/* Requests pipelined behind this one are not read: the
-		 * connection ends with this reply. */
+		 * connection ends with this reply, and the codec is told. */
 		req->reply->close_after = 1;
+		msg_field_set(req->reply, MH_FIELD_CLOSING, "close", 5);
 		req->state = MSG_DONE;
 		c->flags |= CONN_CLOSING;
 		break;

@@ -907,6 +907,10 @@ static int h1_encode(mh_module *m, mh_conn *c, void *state, mh_msg *reply, mh_bu
 	int no_body = (req && h1_field_is(req, MH_FIELD_METHOD, "HEAD", 4)) || code < 200 ||
 	              code == 204 || code == 304;
 	int chunked = 0, close = 0, has_date = 0;
+#if MH_ABI_MINOR >= 3
+	/* The host closes after this reply (the handler said so): say it. */
+	close = h1_field_is(reply, MH_FIELD_CLOSING, "close", 5);
+#endif
 	uint64_t blen = host->buf_length(body);
 
 	h1_status_line(&o, code);

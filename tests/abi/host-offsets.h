@@ -213,3 +213,4 @@ _Static_assert(offsetof(struct mh_host_api, status_render) == 512 && sizeof(((st
 _Static_assert(MH_EVENT_TLS_HANDSHAKE == 7, "MH_EVENT_TLS_HANDSHAKE changed value");
 _Static_assert(MH_EVENT_WORKER == 8, "MH_EVENT_WORKER changed value");
 _Static_assert(offsetof(struct mh_host_api, conn_send_interim) == 520 && sizeof(((struct mh_host_api *)0)->conn_send_interim) == 8, "mh_host_api.conn_send_interim moved or changed size");
+_Static_assert(MH_FIELD_CLOSING == 9, "MH_FIELD_CLOSING changed value");

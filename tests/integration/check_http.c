@@ -302,6 +302,36 @@ START_TEST(test_http10_keepalive_and_close)
 }
 END_TEST
 
+/* A handler that ends the connection (MH_HANDLE_CLOSE) gets its reply
+ * marked Connection: close, and the request behind it is not answered. */
+START_TEST(test_handler_close_says_connection_close)
+{
+	struct harness_daemon *d = start();
+	static struct resp r;
+	char v[64];
+	int fd = harness_connect_ok(harness_port(d, "routed"));
+	send_str(fd, "GET /fields?close HTTP/1.1\r\nHost: t\r\n\r\n"
+	             "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(fd, &r, 0);
+	harness_assert(r.code == 200 && strstr(r.body, "query=close\n"), "%s%s", r.head, r.body);
+	harness_assert(resp_header(&r, "Connection", v, sizeof(v)) && strcmp(v, "close") == 0,
+	               "no Connection: close: %s", r.head);
+	size_t extra = 0;
+	int rc = harness_wait_closed(fd, IO_MS, &extra);
+	harness_assert(rc == HARNESS_EOF && extra == 0, "after the close: %s, %zu bytes more",
+	               harness_io_name(rc), extra);
+	close(fd);
+	/* Without it the connection stays open. */
+	fd = harness_connect_ok(harness_port(d, "routed"));
+	send_str(fd, "GET /fields?keep HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(fd, &r, 0);
+	harness_assert(!resp_header(&r, "Connection", v, sizeof(v)), "unexpected Connection: %s",
+	               r.head);
+	expect_open(fd);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_pipelined_requests_answered_in_order)
 {
 	struct harness_daemon *d = start();
@@ -664,6 +694,7 @@ static Suite *http_suite(void)
 	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_http10_keepalive_and_close);
+	tcase_add_test(tc, test_handler_close_says_connection_close);
 	tcase_add_test(tc, test_pipelined_requests_answered_in_order);
 	tcase_add_test(tc, test_expect_continue_after_a_pipelined_reply);
 	tcase_add_test(tc, test_requests_one_byte_at_a_time);

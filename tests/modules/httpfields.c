@@ -1,7 +1,11 @@
 /* tests/modules/httpfields.c — a handler for the http1 suite: its reply
  * body lists what the codec decoded, one "key=value" line each: protocol,
  * method, path, query, version, trace (absent fields print "-"), the
- * header count, then "h:NAME=VALUE" per header, then "body=LENGTH". */
+ * header count, then "h:NAME=VALUE" per header, then "body=LENGTH".  With
+ * the query "close" it ends the connection after the reply
+ * (MH_HANDLE_CLOSE). */
+#include <string.h>
+
 #include "modhost.h"
 
 static int httpfields_load(mh_module *m, const mh_host_api *api);
@@ -49,5 +53,10 @@ static int httpfields_handle(mh_module *m, mh_msg *req, mh_msg *reply)
 		host->buf_printf(out, "h:%.*s=%.*s\n", (int)nl, name, (int)vl, value);
 	}
 	host->buf_printf(out, "body=%zu\n", host->buf_length(host->msg_body(req)));
+	/* "?close": the connection ends with this reply. */
+	size_t qlen;
+	const char *q = host->msg_field(req, MH_FIELD_QUERY, &qlen);
+	if (q && qlen == 5 && memcmp(q, "close", 5) == 0)
+		return MH_HANDLE_CLOSE;
 	return MH_HANDLE_DONE;
 }

@@ -2,15 +2,17 @@
  * in LF or CRLF; the terminator is not part of the message body, and an
  * empty line is a message with an empty body.
  *
- * Replies are the reply body followed by the terminator of the most recent
- * line this connection sent ("\r\n" after a CRLF line, else "\n"), so telnet
- * and netcat users both see what they expect.  A client that pipelines lines
- * with mixed terminators may see a reply end with the terminator of a later
- * line.  Errors are sent as the line "ERR <text>" with the same terminator:
+ * Replies are the reply body followed by the terminator of the line they
+ * answer ("\r\n" after a CRLF line, else "\n"), so telnet and netcat users
+ * both see what they expect, also when a client pipelines lines with mixed
+ * terminators (up to 64 lines in flight are tracked one by one; beyond that
+ * a reply takes the latest line's).  Errors are sent as the line
+ * "ERR <text>" with the same terminator:
  * after a protocol error (an over-long line) the host then closes the
  * connection; after a denial or a failed handler it keeps reading. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "modhost.h"
 
@@ -31,9 +33,12 @@ static const mh_config_key line_keys[] = {
 
 /* Per-connection state. */
 struct line_conn {
-	uint64_t max_line; /* copied from the instance */
-	size_t scanned;    /* bytes at the front of the input known to hold no LF */
-	int crlf;          /* the last line ended in CRLF */
+	uint64_t max_line;  /* copied from the instance */
+	size_t scanned;     /* bytes at the front of the input known to hold no LF */
+	uint64_t crlf_bits; /* lines decoded, not yet answered: 1 = CRLF, oldest in bit 0 */
+	uint8_t n_tracked;  /* how many lines crlf_bits holds (at most 64) */
+	uint8_t last_crlf;  /* the latest line ended in CRLF */
+	uint32_t untracked; /* lines decoded past the 64 tracked (they take last_crlf) */
 };
 
 static const mh_codec_ops line_codec = {
@@ -93,7 +98,10 @@ static int line_conn_init(mh_module *m, mh_conn *c, void *state)
 	struct line_conn *st = state;
 	st->max_line = inst->max_line;
 	st->scanned = 0;
-	st->crlf = 0;
+	st->crlf_bits = 0;
+	st->n_tracked = 0;
+	st->last_crlf = 0;
+	st->untracked = 0;
 	return 0;
 }
 
@@ -168,36 +176,54 @@ static int line_decode(mh_module *m, mh_conn *c, void *state, mh_buf *in, mh_msg
 		return MH_DECODE_ERROR;
 	}
 	st->scanned = 0;
-	st->crlf = crlf;
+	/* Replies leave in request order: the terminators queue up. */
+	if (st->untracked == 0 && st->n_tracked < 64) {
+		st->crlf_bits |= (uint64_t)crlf << st->n_tracked;
+		st->n_tracked++;
+	} else {
+		st->untracked++;
+	}
+	st->last_crlf = (uint8_t)crlf;
 	*out = msg;
 	return MH_DECODE_MESSAGE;
 }
 
-static const char *line_terminator(const struct line_conn *st)
+/* The terminator for the next reply: that of the oldest line not answered
+ * yet, or the latest line's (before any line, past the tracked ones, or for
+ * an error that answers no line). */
+static const char *line_terminator(struct line_conn *st)
 {
-	return st->crlf ? "\r\n" : "\n";
+	int crlf = st->last_crlf;
+	if (st->n_tracked) {
+		crlf = (int)(st->crlf_bits & 1);
+		st->crlf_bits >>= 1;
+		st->n_tracked--;
+	} else if (st->untracked) {
+		st->untracked--;
+	}
+	return crlf ? "\r\n" : "\n";
 }
 
-/* Append the reply body (moved, not copied) and the connection's current
- * terminator.  A body holding LFs goes out as is: it is the handler's to
+/* Append the reply body (moved, not copied) and the terminator of the line
+ * it answers.  A body holding LFs goes out as is: it is the handler's to
  * keep one reply on one line.  Returns 0, or -1 when out of memory. */
 static int line_encode(mh_module *m, mh_conn *c, void *state, mh_msg *reply, mh_buf *out)
 {
-	const struct line_conn *st = state;
+	struct line_conn *st = state;
+	const char *term = line_terminator(st);
 	mh_buf *body = host->msg_body(reply);
 	if (!body || host->buf_move(out, body, host->buf_length(body)) < 0)
 		return -1;
-	const char *term = line_terminator(st);
-	return host->buf_add(out, term, st->crlf ? 2 : 1);
+	return host->buf_add(out, term, strlen(term));
 }
 
-/* Append "ERR <text>" and the connection's terminator.  The host always
+/* Append "ERR <text>" and the terminator of the line it answers.  The host always
  * names the status in text; control characters in it become
  * spaces so that it stays one line, and it is cut at 256 bytes. */
 static void line_encode_error(mh_module *m, mh_conn *c, void *state, int status, const char *text,
                               mh_buf *out)
 {
-	const struct line_conn *st = state;
+	struct line_conn *st = state;
 	char clean[257];
 	size_t n = 0;
 

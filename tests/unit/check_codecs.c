@@ -429,6 +429,47 @@ START_TEST(line_encode_follows_the_request_terminator)
 }
 END_TEST
 
+/* Lines pipelined with mixed terminators: each reply ends like the line it
+ * answers, error replies included, in request order. */
+START_TEST(line_pipelined_mixed_terminators_answered_alike)
+{
+	struct modenv e;
+	instance_open(&e, "line", NULL, NULL);
+	struct mh_buf *wire = buf_new();
+	modenv_feed_str(&e, "a\r\nb\nc\r\nd\n");
+	expect_message(&e, "a", 1, "first");
+	expect_message(&e, "b", 1, "second");
+	expect_message(&e, "c", 1, "third");
+	expect_message(&e, "d", 1, "fourth");
+	ck_assert_int_eq(encode_body(&e, "A", 1, wire), 0);
+	ck_assert_int_eq(encode_body(&e, "B", 1, wire), 0);
+	e.codec->encode_error(&e.inst, e.conn, e.state, MH_STATUS_FORBIDDEN, "no", wire);
+	ck_assert_int_eq(encode_body(&e, "D", 1, wire), 0);
+	ck_assert(modenv_buf_equals(wire, "A\r\nB\nERR no\r\nD\n", 15));
+	buf_drain(wire, buf_length(wire));
+
+	/* Past 64 lines in flight the rest take the latest line's ending; the
+	 * tracked ones keep theirs. */
+	for (int i = 0; i < 70; i++)
+		modenv_feed(&e, i % 2 ? "x\n" : "x\r\n", i % 2 ? 2 : 3);
+	for (int i = 0; i < 70; i++)
+		expect_message(&e, "x", 1, "many");
+	for (int i = 0; i < 70; i++) {
+		ck_assert_int_eq(encode_body(&e, "y", 1, wire), 0);
+		const char *want = i < 64 && i % 2 == 0 ? "y\r\n" : "y\n";
+		ck_assert_msg(modenv_buf_equals(wire, want, strlen(want)), "reply %d", i);
+		buf_drain(wire, buf_length(wire));
+	}
+	/* Then tracking resumes. */
+	modenv_feed(&e, "z\r\n", 3);
+	expect_message(&e, "z", 1, "after");
+	ck_assert_int_eq(encode_body(&e, "Z", 1, wire), 0);
+	ck_assert(modenv_buf_equals(wire, "Z\r\n", 3));
+	buf_free(wire);
+	modenv_close(&e);
+}
+END_TEST
+
 START_TEST(line_encode_error_is_one_line)
 {
 	struct modenv e;
@@ -600,6 +641,7 @@ static Suite *codecs_suite(void)
 	tcase_add_test(tc, line_over_long_refused_as_soon_as_seen);
 	tcase_add_test(tc, line_exactly_max_line_accepted);
 	tcase_add_test(tc, line_encode_follows_the_request_terminator);
+	tcase_add_test(tc, line_pipelined_mixed_terminators_answered_alike);
 	tcase_add_test(tc, line_encode_error_is_one_line);
 	suite_add_tcase(s, tc);
 

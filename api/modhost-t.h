@@ -242,8 +242,9 @@ enum mh_field {
 	MH_FIELD_ROUTE = 7,    /* the route that matched (set by the host) */
 	MH_FIELD_TRACE_ID = 8, /* correlation id (W3C trace-id, 32 hex) */
 	/* ABI 1.3.  On a reply, set by the host: "close" when the connection
-	 * ends after it (the handler returned MH_HANDLE_CLOSE), so that a codec
-	 * with a way to say so (HTTP's Connection: close) can say it. */
+	 * ends after it (the handler returned MH_HANDLE_CLOSE, or it is the
+	 * last reply of a draining connection), so that a codec with a way to
+	 * say so (HTTP's Connection: close) can say it. */
 	MH_FIELD_CLOSING = 9,
 };
 

@@ -286,6 +286,11 @@ static void conn_encode_ready(struct mh_conn *c)
 			                                    : status_text(reply->status));
 		} else {
 			msg_body(reply);
+			/* Draining, the connection closes once this last reply is
+			 * out: let the codec announce it (Connection: close). */
+			if ((c->flags & CONN_DRAINING) && c->n_inflight == 0 &&
+			    (!c->in || buf_length(c->in) == 0))
+				msg_field_set(reply, MH_FIELD_CLOSING, "close", 5);
 			shm_mark_running(c->codec);
 			int r = codec->encode(c->codec, c, c->codec_state, reply, (mh_buf *)c->out);
 			shm_mark_running(NULL);

@@ -5,6 +5,7 @@
  * fields a handler sees, requests arriving a byte at a time). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,30 @@ START_TEST(test_handler_close_says_connection_close)
 	               r.head);
 	expect_open(fd);
 	close(fd);
+}
+END_TEST
+
+/* A request that was half in when the worker started draining is still
+ * answered, and that last reply says Connection: close. */
+START_TEST(test_draining_reply_says_connection_close)
+{
+	struct harness_daemon *d = start();
+	static struct resp r;
+	char v[64];
+	int fd = harness_connect_ok(harness_port(d, "routed"));
+	/* One write: the first request is answered, so the worker has read
+	 * the half of the second that came with it. */
+	send_str(fd, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\n");
+	expect_resp(fd, 200, "hello");
+	size_t from = harness_log_size(d);
+	harness_signal(d, SIGHUP);
+	harness_wait_log(d, from, "draining [0-9]+ connections");
+	send_str(fd, "Host: t\r\n\r\n");
+	read_resp(fd, &r, 0);
+	harness_assert(r.code == 200 && strcmp(r.body, "hello") == 0, "%s%s", r.head, r.body);
+	harness_assert(resp_header(&r, "Connection", v, sizeof(v)) && strcmp(v, "close") == 0,
+	               "no Connection: close while draining: %s", r.head);
+	expect_closed(fd);
 }
 END_TEST
 
@@ -695,6 +720,7 @@ static Suite *http_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_http10_keepalive_and_close);
 	tcase_add_test(tc, test_handler_close_says_connection_close);
+	tcase_add_test(tc, test_draining_reply_says_connection_close);
 	tcase_add_test(tc, test_pipelined_requests_answered_in_order);
 	tcase_add_test(tc, test_expect_continue_after_a_pipelined_reply);
 	tcase_add_test(tc, test_requests_one_byte_at_a_time);

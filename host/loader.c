@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <ltdl.h>
 #include <stdarg.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "loader.h"
 #include "log.h"
@@ -424,6 +427,52 @@ static struct module_lib *loader_find_lib(dev_t dev, ino_t ino, void *handle)
 	return NULL;
 }
 
+/* Whether a library was opened from path before (it may since have been
+ * replaced on disk: a new file under the old name). */
+static int loader_path_seen(const char *path)
+{
+	for (struct module_lib *lib = loader_libs; lib; lib = lib->next)
+		if (strcmp(lib->path, path) == 0)
+			return 1;
+	return 0;
+}
+
+/* A private, anonymous copy of the file at path (memfd), for a module file
+ * replaced at a path loaded before: the dynamic linker knows libraries by
+ * name and would hand back the old mapping, so the new code is opened as
+ * /proc/self/fd/N instead.  The descriptor stays open as long as the library
+ * (for the process's life): a closed one's number, reused, would name the
+ * old library again.  Returns the descriptor, or -1 with errno. */
+static int loader_private_copy(const char *path)
+{
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	int out = memfd_create("modhost-module", MFD_CLOEXEC);
+	char block[64 * 1024];
+	ssize_t n = 0;
+	while (out >= 0 && (n = read(in, block, sizeof(block))) > 0) {
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(out, block + done, (size_t)(n - done));
+			if (w < 0) {
+				n = -1;
+				break;
+			}
+			done += w;
+		}
+		if (n < 0)
+			break;
+	}
+	int saved = errno;
+	close(in);
+	if (out >= 0 && n < 0) {
+		close(out);
+		out = -1;
+	}
+	errno = saved;
+	return out;
+}
+
 /* Keep lib with host copies of its ops tables.  Returns the library, or
  * NULL when out of memory. */
 static struct module_lib *loader_keep(const char *path, lt_dlhandle h, const mh_module_desc *d,
@@ -438,6 +487,7 @@ static struct module_lib *loader_keep(const char *path, lt_dlhandle h, const mh_
 		return NULL;
 	}
 	b->lib.handle = h;
+	b->lib.copy_fd = -1;
 	b->lib.desc = *d;
 	b->lib.dev = st->st_dev;
 	b->lib.ino = st->st_ino;
@@ -474,10 +524,24 @@ int loader_open(const char *name, const char *path, struct module_lib **out, cha
 	if (loader_init(err, errlen) < 0)
 		return -1;
 
-	/* A bare file name would make the dynamic linker search its paths. */
+	/* A bare file name would make the dynamic linker search its paths;
+	 * a file replaced at a path loaded before is opened from a copy. */
 	char *open_path = NULL;
-	if (!strchr(path, '/') && asprintf(&open_path, "./%s", path) < 0) {
+	int copy_fd = -1, named = 0;
+	if (loader_path_seen(path)) {
+		copy_fd = loader_private_copy(path);
+		if (copy_fd < 0) {
+			loader_cannot_open(err, errlen, name, path, strerror(errno));
+			return -1;
+		}
+		named = asprintf(&open_path, "/proc/self/fd/%d", copy_fd);
+	} else if (!strchr(path, '/')) {
+		named = asprintf(&open_path, "./%s", path);
+	}
+	if (named < 0) {
 		loader_error(err, errlen, name, path, "out of memory");
+		if (copy_fd >= 0)
+			close(copy_fd);
 		return -1;
 	}
 	const char *p = open_path ? open_path : path;
@@ -489,6 +553,8 @@ int loader_open(const char *name, const char *path, struct module_lib **out, cha
 	if (!now) {
 		loader_cannot_open(err, errlen, name, path, loader_strip_path(dlerror(), p));
 		free(open_path);
+		if (copy_fd >= 0)
+			close(copy_fd);
 		return -1;
 	}
 	lt_dlhandle h = loader_ltdl_open(p);
@@ -496,6 +562,8 @@ int loader_open(const char *name, const char *path, struct module_lib **out, cha
 	if (!h) {
 		loader_cannot_open(err, errlen, name, path, lt_dlerror());
 		dlclose(now);
+		if (copy_fd >= 0)
+			close(copy_fd);
 		return -1;
 	}
 	/* The same path opened before the file was replaced: the dynamic linker
@@ -507,6 +575,8 @@ int loader_open(const char *name, const char *path, struct module_lib **out, cha
 		         name, path);
 		lt_dlclose(h);
 		dlclose(now);
+		if (copy_fd >= 0)
+			close(copy_fd);
 		*out = lib;
 		return 0;
 	}
@@ -521,6 +591,11 @@ int loader_open(const char *name, const char *path, struct module_lib **out, cha
 		loader_error(err, errlen, name, path, "out of memory");
 		goto refuse;
 	}
+	lib->copy_fd = copy_fd;
+	if (copy_fd >= 0)
+		log_info("module '%s' (%s): the file changed since it was first loaded; "
+		         "its new code is loaded beside the old",
+		         name, path);
 	*out = lib;
 	return 0;
 
@@ -528,5 +603,7 @@ refuse:
 	/* No hook of a refused module has run; only its constructors, if any. */
 	lt_dlclose(h);
 	dlclose(now);
+	if (copy_fd >= 0)
+		close(copy_fd);
 	return -1;
 }

@@ -23,6 +23,7 @@ struct module_lib {
 	mh_module_desc desc; /* the checked copy; the host reads only this */
 	dev_t dev;
 	ino_t ino;
+	int copy_fd; /* the private copy it was opened from (see loader.c), or -1 */
 	struct module_lib *next;
 };
 

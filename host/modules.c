@@ -149,8 +149,18 @@ static int modules_open(struct module_set *set, const struct module_settings *ms
 	return 0;
 }
 
+/* Whether a and b are the same module at the same version: only then is
+ * one's instance state (its layout) something the other can take over.  A
+ * new build loaded by a reload with another version starts afresh. */
+static int modules_same_kind(const struct mh_module *a, const struct mh_module *b)
+{
+	const char *va = a->desc->version ? a->desc->version : "";
+	const char *vb = b->desc->version ? b->desc->version : "";
+	return strcmp(a->desc->name, b->desc->name) == 0 && strcmp(va, vb) == 0;
+}
+
 /* The load hook, then reconfigure with the previous generation's instance
- * of the same name when it is the same module. */
+ * of the same name when it is the same module at the same version. */
 static int modules_start(struct mh_module *m, const struct module_set *previous, char *err,
                          size_t errlen)
 {
@@ -166,9 +176,9 @@ static int modules_start(struct mh_module *m, const struct module_set *previous,
 	}
 	m->loaded = 1;
 	struct mh_module *prev = modules_find(previous, m->name);
-	/* Another module's instance under this name has state we must not
-	 * hand over: reconfigure only sees its own kind. */
-	if (!prev || !m->desc->reconfigure || strcmp(prev->desc->name, m->desc->name) != 0)
+	/* Another module's instance under this name, or another version's,
+	 * has state we must not hand over: reconfigure only sees its own kind. */
+	if (!prev || !m->desc->reconfigure || !modules_same_kind(prev, m))
 		return 0;
 	shm_mark_running(m);
 	int rc = m->desc->reconfigure(m, prev);

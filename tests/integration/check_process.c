@@ -453,6 +453,53 @@ START_TEST(test_reload_answers_a_connection_accepted_before_it)
 }
 END_TEST
 
+/* Copy the bundled module NAME.so to path by way of a temporary file and a
+ * rename, as an upgrade installs a module (a new file under the old name). */
+static void install_module(const char *name, const char *path)
+{
+	char from[4096], tmp[4096], block[8192];
+	snprintf(from, sizeof(from), "%s/%s.so", harness_env("MODHOST_MODULE_PATH"), name);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	FILE *in = fopen(from, "rb"), *out = fopen(tmp, "wb");
+	harness_assert(in && out, "copy %s to %s: %s", from, tmp, strerror(errno));
+	size_t n;
+	while ((n = fread(block, 1, sizeof(block), in)) > 0)
+		harness_assert(fwrite(block, 1, n, out) == n, "write %s", tmp);
+	fclose(in);
+	harness_assert(fclose(out) == 0 && rename(tmp, path) == 0, "install %s: %s", path,
+	               strerror(errno));
+}
+
+/* A module file replaced at its path (an upgrade) is new code after a
+ * reload, without a restart: the dynamic linker would hand back the old
+ * mapping for the same name, so the loader opens the new file privately. */
+START_TEST(test_reload_runs_a_replaced_module_file)
+{
+	char *so = harness_tmpfile("handler.so");
+	install_module("echo", so);
+	struct harness_daemon *d = harness_start_ready(
+	    "[server]\nworkers = 1\nshutdown_timeout = 5s\n[log]\nlevel = info\nformat = text\n"
+	    "[module lenprefix]\n[module handler]\nfile = %s\n"
+	    "[listener frames]\nlisten = 127.0.0.1:0\ncodec = lenprefix\nhandler = handler\n",
+	    so);
+	int port = harness_port(d, "frames");
+	int fd = harness_connect_ok(port);
+	echo_ok(fd, "the old code echoes");
+	close(fd);
+
+	install_module("fixed", so); /* answers "hello" to everything */
+	size_t from = harness_log_size(d);
+	harness_signal(d, SIGHUP);
+	harness_wait_log(d, from, "module 'handler' .*: the file changed since it was first loaded");
+	harness_wait_log(d, from, "generation 2 ready: 1 workers serving");
+	fd = harness_connect_ok(port);
+	send_frame_ok(fd, "anything");
+	expect_frame(fd, "hello");
+	close(fd);
+	free(so);
+}
+END_TEST
+
 START_TEST(test_reload_with_a_broken_config_keeps_the_old_generation)
 {
 	const char *th = harness_test_module("testhandler");
@@ -689,6 +736,7 @@ static Suite *process_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_reload_under_traffic_loses_no_request);
 	tcase_add_test(tc, test_reload_answers_a_connection_accepted_before_it);
+	tcase_add_test(tc, test_reload_runs_a_replaced_module_file);
 	tcase_add_test(tc, test_reload_with_a_broken_config_keeps_the_old_generation);
 	tcase_add_test(tc, test_reload_adding_a_module_of_another_abi_is_refused);
 	suite_add_tcase(s, tc);

@@ -247,6 +247,53 @@ START_TEST(test_same_file_is_one_library)
 }
 END_TEST
 
+/* Copy the file at from to to (created or truncated). */
+static void copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	ck_assert_msg(in && out, "copy %s to %s: %s", from, to, strerror(errno));
+	char block[8192];
+	size_t n;
+	while ((n = fread(block, 1, sizeof(block), in)) > 0)
+		ck_assert_uint_eq(fwrite(block, 1, n, out), n);
+	ck_assert_int_eq(ferror(in), 0);
+	fclose(in);
+	ck_assert_int_eq(fclose(out), 0);
+}
+
+/* A module file replaced at a path loaded before (a new file renamed over
+ * the old, as an upgrade installs it) is loaded anew on the next load (a
+ * reload), not handed back as the old mapping; unchanged, it stays one
+ * library. */
+START_TEST(test_replaced_file_at_same_path_is_loaded_anew)
+{
+	struct module_lib *a = NULL, *b = NULL, *c = NULL;
+	make_tmpdir();
+	char *path = fmt("%s/upgrade.so", tmpdir), *next = fmt("%s/upgrade.so.new", tmpdir);
+	char *echo = bundled_module("echo"), *line = bundled_module("line");
+	copy_file(echo, path);
+	ck_assert_msg(loader_open("up", path, &a, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(a->desc.name, "echo");
+	ck_assert_int_eq(a->copy_fd, -1);
+
+	copy_file(line, next);
+	ck_assert_int_eq(rename(next, path), 0);
+	ck_assert_msg(loader_open("up", path, &b, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_ne(a, b);
+	ck_assert_str_eq(b->desc.name, "line");
+	ck_assert_int_ge(b->copy_fd, 0);
+	ck_assert_str_eq(a->desc.name, "echo"); /* the old code is still there */
+
+	ck_assert_msg(loader_open("again", path, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_eq(b, c);
+	free(echo);
+	free(line);
+	free(next);
+	free(path);
+	remove_tmpdir();
+}
+END_TEST
+
 /* ---- descriptor checks on hand-made descriptors ------------------------- */
 
 static int stub_handle(mh_module *m, mh_msg *req, mh_msg *reply)
@@ -787,6 +834,7 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, test_refuses_file_that_is_not_elf);
 	tcase_add_test(tc, test_old_minor_is_accepted);
 	tcase_add_test(tc, test_same_file_is_one_library);
+	tcase_add_test(tc, test_replaced_file_at_same_path_is_loaded_anew);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("descriptor");

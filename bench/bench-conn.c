@@ -138,7 +138,7 @@ static void bench_conn_kill(struct bench_conn *c)
 }
 
 /* Append a request to c's ring.  Returns the entry, or NULL out of memory. */
-struct bench_req *bench_conn_push(struct bench_conn *c)
+static struct bench_req *bench_conn_push(struct bench_conn *c)
 {
 	if (c->n_total == c->ring_cap) {
 		uint32_t cap = c->ring_cap ? c->ring_cap * 2 : 4;
@@ -155,6 +155,23 @@ struct bench_req *bench_conn_push(struct bench_conn *c)
 	struct bench_req *r = &c->ring[(c->head + c->n_total) & (c->ring_cap - 1)];
 	c->n_total++;
 	r->seq = c->next_seq++;
+	return r;
+}
+
+struct bench_req *bench_conn_issue(struct bench_conn *c, uint64_t start_ns, bool measured)
+{
+	struct bench *b = c->b;
+	struct bench_req *r = bench_conn_push(c);
+	if (!r)
+		bench_die("out of memory");
+	r->start_ns = start_ns;
+	r->measured = measured;
+	if (measured) {
+		b->issued_measured++;
+		b->outstanding_measured++;
+		if (b->o.total && b->issued_measured >= b->o.total)
+			bench_stop_issuing(b);
+	}
 	return r;
 }
 
@@ -183,17 +200,7 @@ void bench_conn_fill(struct bench_conn *c, uint64_t now)
 				bench_stop_issuing(b);
 				break;
 			}
-			struct bench_req *r = bench_conn_push(c);
-			if (!r)
-				bench_die("out of memory");
-			r->start_ns = now;
-			r->measured = measured;
-			if (measured) {
-				b->issued_measured++;
-				b->outstanding_measured++;
-				if (b->o.total && b->issued_measured >= b->o.total)
-					bench_stop_issuing(b);
-			}
+			bench_conn_issue(c, now, measured);
 		}
 		struct bench_req *r = &c->ring[(c->head + c->n_sent) & (c->ring_cap - 1)];
 		if (bench_conn_encode(c, r) < 0)

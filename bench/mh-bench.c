@@ -100,17 +100,7 @@ static void bench_on_schedule(evutil_socket_t fd, short what, void *arg)
 		if (!c)
 			return; /* every connection is gone; bench_conn_kill finished */
 		b->sched_k++;
-		struct bench_req *r = bench_conn_push(c);
-		if (!r)
-			bench_die("out of memory");
-		r->start_ns = due;
-		r->measured = measured;
-		if (measured) {
-			b->issued_measured++;
-			b->outstanding_measured++;
-			if (b->o.total && b->issued_measured >= b->o.total)
-				bench_stop_issuing(b);
-		}
+		bench_conn_issue(c, due, measured);
 		bench_conn_fill(c, now);
 	}
 	if (b->outstanding_measured == 0)
@@ -178,11 +168,7 @@ void bench_begin(struct bench *b)
 				struct bench_conn *c = &b->conns[i];
 				if (!c->connected)
 					continue;
-				struct bench_req *r = bench_conn_push(c);
-				if (!r)
-					bench_die("out of memory");
-				r->start_ns = b->begin_ns;
-				r->measured = false;
+				struct bench_req *r = bench_conn_issue(c, b->begin_ns, false);
 				if (bench_conn_encode(c, r) < 0)
 					bench_die("out of memory");
 				c->n_sent++;

@@ -113,8 +113,10 @@ void bench_stop_issuing(struct bench *b);
 /* Start connects until a window of them is in progress; when every
  * connection has been tried and none is pending, call bench_begin. */
 void bench_conn_start_connects(struct bench *b);
-/* Append a request to c's ring.  Returns the entry, or NULL out of memory. */
-struct bench_req *bench_conn_push(struct bench_conn *c);
+/* Queue a new request on c, sent (or due, in the open loop) at start_ns;
+ * a measured one is counted, and issuing stops at --requests.  Returns its
+ * ring entry; exits when out of memory. */
+struct bench_req *bench_conn_issue(struct bench_conn *c, uint64_t start_ns, bool measured);
 /* Encode the request of entry r into c's output: 0, or -1 out of memory. */
 int bench_conn_encode(struct bench_conn *c, const struct bench_req *r);
 /* Put requests on the wire up to the pipeline depth (see bench-conn.c). */

@@ -1,13 +1,14 @@
 #!/bin/bash
 # bench/compare.sh — the whole comparison in one run: each per-feature
-# script that exists (echo-bench, http-bench, resp-bench, tls-bench,
-# idle-conns), then 19,000 concurrent connections on one worker, then one
+# script that exists (echo-bench, http-bench, resp-bench — by default and
+# again with busy_poll = 200us —, tls-bench, idle-conns), then 19,000
+# concurrent connections on one worker, then one
 # table of the speed targets of issue 5 with the medians, the ratios and
 # the server CPU time per request (from /proc/PID/stat) behind each.
 #
 # usage: bench/compare.sh [--quick] [NAME...]   (from a build folder, or BUILD=DIR)
 #        bench/compare.sh --summary DIR          (the table again, from a past run)
-#   NAME: echo http resp tls idle conns19k (default: all of them)
+#   NAME: echo http resp resp-busy tls idle conns19k (default: all of them)
 #   --quick  ROUNDS=3 SECS=3 for the scripts that take them (a smoke run;
 #            the figures of record use the defaults)
 # env:   ROUNDS, SECS (passed on to the scripts), OUT (folder for every
@@ -32,12 +33,12 @@ while [ $# -gt 0 ]; do
 		[ -d "$summary_only" ] || lib_die "--summary needs the folder of a past run"
 		shift
 		;;
-	echo | http | resp | tls | idle | conns19k) parts="$parts $a" ;;
+	echo | http | resp | resp-busy | tls | idle | conns19k) parts="$parts $a" ;;
 	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) lib_die "unknown argument '$a' (see --help)" ;;
 	esac
 done
-parts=${parts:-echo http resp tls idle conns19k}
+parts=${parts:-echo http resp resp-busy tls idle conns19k}
 if [ "$quick" -eq 1 ]; then
 	export ROUNDS=${ROUNDS:-3} SECS=${SECS:-3}
 fi
@@ -131,6 +132,7 @@ for p in $parts; do
 	echo) run_script echo echo-bench.sh ;;
 	http) run_script http http-bench.sh ;;
 	resp) run_script resp resp-bench.sh ;;
+	resp-busy) BUSY_POLL=200us run_script resp-busy resp-bench.sh ;;
 	tls) run_script tls tls-bench.sh ;;
 	idle) run_script idle idle-conns.sh ;;
 	conns19k) conns19k ;;
@@ -199,15 +201,19 @@ pair() {
 			"${r:--}" "<=0.90" "$(verdict "$r" '<=' 0.90)"
 	done
 
-	f=$OUT/resp.txt
-	medians "$f" | awk 'NR > 1 {print $1, $2}' | while read -r t d; do
-		r=$(cell "$f" "$t" "$d" ratio 1)
-		row "RESP $t $d, ops/s vs Redis" \
-			"$(pair "$(cell "$f" "$t" "$d" modhost_ops/s)" "$(cell "$f" "$t" "$d" redis_ops/s)")" \
-			"$(pair "$(cell "$f" "$t" "$d" modhost_ns/op)" "$(cell "$f" "$t" "$d" redis_ns/op)" ns)" \
-			"${r:--}" ">=1.00" "$(verdict "$r" '>=' 1.00)"
+	for f in "$OUT/resp.txt" "$OUT/resp-busy.txt"; do
+		[ -f "$f" ] || continue
+		how=""
+		[ "${f##*/}" = resp-busy.txt ] && how=" busy"
+		medians "$f" | awk 'NR > 1 {print $1, $2}' | while read -r t d; do
+			r=$(cell "$f" "$t" "$d" ratio 1)
+			row "RESP $t $d$how, ops/s vs Redis" \
+				"$(pair "$(cell "$f" "$t" "$d" modhost_ops/s)" "$(cell "$f" "$t" "$d" redis_ops/s)")" \
+				"$(pair "$(cell "$f" "$t" "$d" modhost_ns/op)" "$(cell "$f" "$t" "$d" redis_ns/op)" ns)" \
+				"${r:--}" ">=1.00" "$(verdict "$r" '>=' 1.00)"
+		done
+		[ -n "$(medians "$f")" ] || row "RESP$how ops/s vs Redis" "no result (bench/resp-bench.sh)" "" - ">=1.00" n/a
 	done
-	[ -n "$(medians "$f")" ] || row "RESP ops/s vs Redis" "no result (bench/resp-bench.sh)" "" - ">=1.00" n/a
 
 	# tls-bench.sh: the "full" row of its medians table; the second
 	# ratio column is the one per worker CPU-second.
@@ -236,7 +242,7 @@ pair() {
 	fi
 	echo
 	echo "# every script's medians table"
-	for n in echo http resp tls; do
+	for n in echo http resp resp-busy tls; do
 		[ -f "$OUT/$n.txt" ] || continue
 		echo "## $n"
 		medians "$OUT/$n.txt"

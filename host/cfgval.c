@@ -92,6 +92,14 @@ int cfgval_duration_ms(const char *s, uint64_t *out, char *err, size_t errlen)
 	return cfgval_scaled(s, units, "duration", "250ms, 30s, 5m, 1h, 1d", out, err, errlen);
 }
 
+int cfgval_duration_us(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	static const struct cfgval_unit units[] = {
+	    {"", 1000000}, {"us", 1}, {"ms", 1000}, {"s", 1000000}, {NULL, 0},
+	};
+	return cfgval_scaled(s, units, "duration", "200us, 2ms, 1s", out, err, errlen);
+}
+
 int cfgval_size(const char *s, uint64_t *out, char *err, size_t errlen)
 {
 	static const struct cfgval_unit units[] = {

@@ -12,6 +12,8 @@
 
 /* "250ms", "30s", "5m", "1h", "2d"; a bare number is seconds. */
 int cfgval_duration_ms(const char *s, uint64_t *out, char *err, size_t errlen);
+/* The same in microseconds, which also takes "us": "200us", "1ms". */
+int cfgval_duration_us(const char *s, uint64_t *out, char *err, size_t errlen);
 /* "512", "64KiB", "1MiB", "2GiB", "1k"(=1024), "10KB"(=1000), ... */
 int cfgval_size(const char *s, uint64_t *out, char *err, size_t errlen);
 /* yes/no, on/off, true/false, 1/0 (case-insensitive). */

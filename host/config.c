@@ -26,6 +26,7 @@
 
 enum config_type {
 	CT_DURATION, /* uint64_t ms */
+	CT_DURATION_US, /* uint64_t us, at most max */
 	CT_SIZE,     /* uint64_t bytes */
 	CT_U64,      /* uint64_t within [min, max] */
 	CT_INT,      /* int within [min, max] */
@@ -57,6 +58,7 @@ static const struct config_key config_server_keys[] = {
     {"workers", CT_WORKERS, SRV(workers), 0, 0, 512},
     {"shutdown_timeout", CT_DURATION, SRV(shutdown_timeout_ms), 0, 0, 0},
     {"max_connections", CT_U64, SRV(max_connections), 0, 1, 1 << 24},
+    {"busy_poll", CT_DURATION_US, SRV(busy_poll_us), 0, 0, 1000000},
     {"module_path", CT_PATH, SRV(module_path), 0, 0, 0},
     {"pid_file", CT_PATH, SRV(pid_file), 0, 0, 0},
     {"user", CT_STRING, SRV(user), 0, 0, 0},
@@ -118,6 +120,19 @@ static int config_parse_value(const struct config *cfg, const struct config_key 
 	case CT_DURATION:
 		if (cfgval_duration_ms(v, &u, reason, rlen) < 0)
 			return -1;
+		*(uint64_t *)field = u;
+		return 0;
+	case CT_DURATION_US:
+		if (cfgval_duration_us(v, &u, reason, rlen) < 0)
+			return -1;
+		if (u > (uint64_t)k->max) {
+			uint64_t max = (uint64_t)k->max;
+			const char *unit = max % 1000000 == 0 ? "s" : max % 1000 == 0 ? "ms" : "us";
+			uint64_t scaled = max % 1000000 == 0 ? max / 1000000 : max % 1000 == 0 ? max / 1000 : max;
+			snprintf(reason, rlen, "'%s' is too long (at most %llu%s)", v, (unsigned long long)scaled,
+			         unit);
+			return -1;
+		}
 		*(uint64_t *)field = u;
 		return 0;
 	case CT_SIZE:

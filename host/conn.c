@@ -501,6 +501,7 @@ static int conn_start_lingering(struct mh_conn *c)
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mh_conn *c = arg;
+	worker_io_events++;
 	c->flags |= CONN_IN_CALLBACK;
 	if (c->flags & CONN_LINGERING) {
 		conn_on_lingering(c, what);

@@ -396,6 +396,7 @@ static void outbound_connected(mh_outbound *ob)
 static void outbound_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	mh_outbound *ob = arg;
+	worker_io_events++;
 	ob->in_callback++;
 	if (ob->state == OB_CONNECTING && (what & EV_WRITE))
 		outbound_connected(ob);

@@ -60,6 +60,9 @@ typedef int (*worker_reload_fn)(struct generation *cur, struct generation **next
 int worker_run(struct generation **gen, int id, worker_reload_fn reload);
 
 struct event_base *worker_base(void);
+/* Bumped by every socket callback (connections, accepts, outbound); busy
+ * polling watches it to tell a loop pass that did I/O from an idle one. */
+extern unsigned long worker_io_events;
 int worker_id(void);
 /* Connection bookkeeping, called by conn.c. */
 void worker_conn_added(struct mh_conn *c);

@@ -1,7 +1,7 @@
 /* tests/integration/check_echo.c — the real modhostd on 127.0.0.1 echoing
  * over the lenprefix and line codecs: framing, large and empty messages,
  * a thousand concurrent clients, abrupt disconnects, oversize frames and
- * misbehaving clients that must not disturb the others. */
+ * misbehaving clients that must not disturb the others; busy polling. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -409,6 +409,72 @@ START_TEST(test_misbehaving_clients_do_not_disturb_others)
 }
 END_TEST
 
+/* ---- busy polling ------------------------------------------------------------ */
+
+#define EXCHANGES 100
+
+/* EXCHANGES request/reply round trips on fd, one at a time with a pause
+ * of 2 ms between them (traffic that pauses, which is what busy polling
+ * is for); returns how often the worker slept meanwhile. */
+static long sleeps_during_exchanges(int fd, pid_t worker)
+{
+	long before = harness_sleeps(worker);
+	for (int i = 0; i < EXCHANGES; i++) {
+		char p[32];
+		if (i > 0)
+			poll(NULL, 0, 2);
+		int n = snprintf(p, sizeof(p), "exchange %d", i);
+		int r = harness_echo_frame(fd, p, (size_t)n, IO_MS);
+		harness_assert(r == HARNESS_OK, "exchange %d: %s", i, harness_io_name(r));
+	}
+	long after = harness_sleeps(worker);
+	harness_assert(before >= 0 && after >= 0, "cannot read the worker's context switches");
+	return after - before;
+}
+
+START_TEST(test_busy_poll_keeps_the_worker_awake_between_requests)
+{
+	/* Without busy_poll the worker sleeps in epoll_wait between a reply
+	 * and the next request. */
+	struct harness_daemon *d = harness_start_ready(CONF_HEAD("1") CONF_ECHO);
+	pid_t worker = only_worker(d);
+	int fd = harness_connect_ok(harness_port(d, "frames"));
+	long slept = sleeps_during_exchanges(fd, worker);
+	harness_assert(slept >= EXCHANGES / 2, "without busy_poll the worker slept %ld times in %d exchanges",
+	               slept, EXCHANGES);
+	close(fd);
+	harness_stop(d);
+
+	/* With it, the worker polls through the gaps between them ... */
+	d = harness_start_ready("[server]\nworkers = 1\nshutdown_timeout = 5s\nbusy_poll = 1s\n"
+	                        "[log]\nlevel = info\nformat = text\n" CONF_ECHO);
+	worker = only_worker(d);
+	fd = harness_connect_ok(harness_port(d, "frames"));
+	slept = sleeps_during_exchanges(fd, worker);
+	harness_assert(slept <= 5, "with busy_poll = 1s the worker slept %ld times in %d exchanges",
+	               slept, EXCHANGES);
+
+	/* ... and once traffic stops it goes to sleep after the budget, and
+	 * stays asleep: its CPU time stops growing. */
+	long asleep = harness_sleeps(worker);
+	uint64_t deadline = harness_now_ms() + HARNESS_WAIT_MS;
+	while (harness_sleeps(worker) == asleep && harness_now_ms() < deadline)
+		poll(NULL, 0, 10);
+	harness_assert(harness_sleeps(worker) > asleep, "the idle worker never slept");
+	long t0 = harness_cpu_ticks(worker);
+	poll(NULL, 0, 300);
+	long t1 = harness_cpu_ticks(worker);
+	long hz = sysconf(_SC_CLK_TCK);
+	harness_assert(t0 >= 0 && t1 - t0 < hz / 10,
+	               "the idle worker used %ld of %ld ticks per second in 300 ms", t1 - t0, hz);
+
+	/* It still serves after sleeping. */
+	int r = harness_echo_frame(fd, "awake", 5, IO_MS);
+	harness_assert(r == HARNESS_OK, "echo after sleeping: %s", harness_io_name(r));
+	close(fd);
+}
+END_TEST
+
 static Suite *echo_suite(void)
 {
 	Suite *s = suite_create("echo");
@@ -431,6 +497,12 @@ static Suite *echo_suite(void)
 	tcase_add_test(tc, test_abrupt_disconnects_mid_frame_free_their_connections);
 	tcase_add_test(tc, test_oversize_frame_closes_without_allocating_it);
 	tcase_add_test(tc, test_misbehaving_clients_do_not_disturb_others);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("busy polling");
+	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_busy_poll_keeps_the_worker_awake_between_requests);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -745,41 +745,75 @@ void harness_cleanup(void)
 
 /* ---- processes ----------------------------------------------------------------- */
 
-long harness_rss_kib(pid_t pid)
+/* The number after "key:" in /proc/PID/status, or -1. */
+static long harness_status_value(pid_t pid, const char *key)
 {
 	char path[64], line[256];
-	long kib = -1;
+	size_t klen = strlen(key);
+	long v = -1;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':' &&
+		    sscanf(line + klen + 1, "%ld", &v) == 1)
 			break;
 	fclose(f);
-	return kib;
+	return v;
 }
 
-/* The parent of pid from /proc/PID/stat (after the command's last ')'),
- * or -1; zombies count as gone. */
-static pid_t harness_ppid(pid_t pid)
+long harness_rss_kib(pid_t pid)
 {
-	char path[64], buf[1024];
+	return harness_status_value(pid, "VmRSS");
+}
+
+long harness_sleeps(pid_t pid)
+{
+	return harness_status_value(pid, "voluntary_ctxt_switches");
+}
+
+/* /proc/PID/stat from after the command's last ')' (the state field on)
+ * into buf; NULL if pid is gone. */
+static const char *harness_stat(pid_t pid, char *buf, size_t cap)
+{
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	ssize_t n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')');
+	return p ? p + 1 : NULL;
+}
+
+/* The parent of pid, or -1; zombies count as gone. */
+static pid_t harness_ppid(pid_t pid)
+{
+	char buf[1024];
+	const char *p = harness_stat(pid, buf, sizeof(buf));
 	char state;
 	int ppid;
-	if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || state == 'Z' || state == 'X')
+	if (!p || sscanf(p, " %c %d", &state, &ppid) != 2 || state == 'Z' || state == 'X')
 		return -1;
 	return ppid;
+}
+
+long harness_cpu_ticks(pid_t pid)
+{
+	char buf[1024];
+	const char *p = harness_stat(pid, buf, sizeof(buf));
+	unsigned long utime, stime;
+	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime (fields 3 to 15 of proc(5)) */
+	if (!p || sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+	                 &stime) != 2)
+		return -1;
+	return (long)(utime + stime);
 }
 
 size_t harness_children(pid_t ppid, pid_t *out, size_t max)

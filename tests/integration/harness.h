@@ -154,6 +154,10 @@ int harness_sanitized(void);
 
 /* VmRSS of pid in KiB, or -1 if it cannot be read. */
 long harness_rss_kib(pid_t pid);
+/* How often pid has slept (voluntary context switches), or -1. */
+long harness_sleeps(pid_t pid);
+/* pid's user + system CPU time in clock ticks (sysconf(_SC_CLK_TCK)), or -1. */
+long harness_cpu_ticks(pid_t pid);
 /* The pids whose parent is ppid (from /proc/PID/stat), up to max; returns
  * how many there are. */
 size_t harness_children(pid_t ppid, pid_t *out, size_t max);

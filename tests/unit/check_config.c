@@ -159,6 +159,29 @@ START_TEST(test_duration)
 }
 END_TEST
 
+START_TEST(test_duration_us)
+{
+	static const struct {
+		const char *s;
+		uint64_t us;
+	} ok[] = {
+	    {"200us", 200}, {"2ms", 2000}, {"1s", 1000000}, {"1", 1000000}, {"0", 0}, {"0us", 0},
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		uint64_t v = 1;
+		char err[256] = "";
+		ck_assert_msg(cfgval_duration_us(ok[i].s, &v, err, sizeof(err)) == 0, "%s: %s",
+		              ok[i].s, err);
+		ck_assert_uint_eq(v, ok[i].us);
+	}
+	uint64_t v = 42;
+	char err[256] = "";
+	ck_assert_int_eq(cfgval_duration_us("1m", &v, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "'1m' has an unknown unit 'm' (use e.g. 200us, 2ms, 1s)");
+	ck_assert_uint_eq(v, 42);
+}
+END_TEST
+
 START_TEST(test_duration_errors)
 {
 	static const struct {
@@ -519,6 +542,7 @@ START_TEST(test_good_config)
 	ck_assert_int_eq(cfg->server.workers, 2);
 	ck_assert_uint_eq(cfg->server.shutdown_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->server.max_connections, 5000);
+	ck_assert_uint_eq(cfg->server.busy_poll_us, 250);
 	ck_assert_int_ge(asprintf(&want, "%s/modules", base), 0);
 	ck_assert_str_eq(cfg->server.module_path, want);
 	free(want);
@@ -643,6 +667,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->server.workers, ncpu < 1 ? 1 : ncpu > 512 ? 512 : ncpu);
 	ck_assert_uint_eq(cfg->server.shutdown_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->server.max_connections, 10000);
+	ck_assert_uint_eq(cfg->server.busy_poll_us, 0);
 	ck_assert_str_eq(cfg->server.module_path, "/opt/mods");
 	ck_assert_ptr_null(cfg->server.pid_file);
 	ck_assert_ptr_null(cfg->server.user);
@@ -802,6 +827,9 @@ static const struct {
      "{F}:2: bad value for 'level': 'loud' is not one of error, warn, info, debug"},
     {"log-format.ini", "{F}:2: bad value for 'format': 'xml' is not one of text, logfmt, json"},
     {"size-overflow.ini", "{F}:6: bad value for 'output_high_water': '16777216TiB' is too large"},
+    {"busy-poll-long.ini", "{F}:2: bad value for 'busy_poll': '2s' is too long (at most 1s)"},
+    {"busy-poll-unit.ini",
+     "{F}:2: bad value for 'busy_poll': '5ns' has an unknown unit 'ns' (use e.g. 200us, 2ms, 1s)"},
     {"duration-overflow.ini",
      "{F}:2: bad value for 'shutdown_timeout': '18446744073709551615s' is too large"},
     {"include-missing.ini",
@@ -1600,6 +1628,7 @@ static Suite *config_suite(void)
 
 	tc = tcase_create("values");
 	tcase_add_test(tc, test_duration);
+	tcase_add_test(tc, test_duration_us);
 	tcase_add_test(tc, test_duration_errors);
 	tcase_add_test(tc, test_size);
 	tcase_add_test(tc, test_size_errors);

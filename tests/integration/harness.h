@@ -70,6 +70,8 @@ void harness_write_file(const char *path, const char *fmt, ...)
 
 /* Monotonic milliseconds. */
 uint64_t harness_now_ms(void);
+/* Milliseconds left until deadline (0 if passed), for poll(). */
+int harness_left(uint64_t deadline);
 
 /* ---- the daemon ---------------------------------------------------------- */
 

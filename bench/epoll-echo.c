@@ -3,7 +3,13 @@
  * framework at all.  What it does per message is the least any lenprefix
  * echo server must do: find the frame boundary and send the frame back.
  *
- * usage: epoll-echo [PORT]   (0 or nothing: any free port)
+ * With --http it is the same yardstick for the HTTP hello benchmark: each
+ * request head (up to its blank line; the benchmark's GETs have no body)
+ * is answered with 200 "hello", Date, Content-Type and Content-Length,
+ * pipelined requests in one send.  It parses nothing else, so it is the
+ * least an HTTP server can do per request, not an HTTP server.
+ *
+ * usage: epoll-echo [--http] [PORT]   (0 or nothing: any free port)
  * It prints "epoll-echo listening on 127.0.0.1:PORT" once it accepts. */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
@@ -16,26 +22,32 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ECHO_MAX_FRAME   (1u << 20) /* the lenprefix module's default max_frame */
 #define ECHO_INITIAL_CAP 16384
 
 /* buf[0..len) is input not yet sent back; its first pend bytes are whole
- * frames, which are echoed byte for byte. */
+ * frames, which are echoed byte for byte.  With --http, buf holds the
+ * start of a request head and out the replies not sent yet. */
 struct echo_conn {
 	int fd;
 	int writing; /* waiting for EPOLLOUT, not reading */
 	uint8_t *buf;
 	size_t len, pend, cap;
+	char *out;
+	size_t out_len, out_cap;
 };
 
 static int epfd;
+static int http_mode;
 
 static void echo_close(struct echo_conn *c)
 {
 	close(c->fd); /* also removes it from the epoll set */
 	free(c->buf);
+	free(c->out);
 	free(c);
 }
 
@@ -45,13 +57,13 @@ static void echo_watch(struct echo_conn *c, uint32_t events)
 	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Send the whole frames at the front of the buffer.  Returns 0 (all sent,
- * or the rest waits for EPOLLOUT) or -1 when the connection must close. */
-static int echo_flush(struct echo_conn *c)
+/* Send as much of p[0..len) as the socket takes; returns the bytes sent,
+ * or -1 when the connection must close. */
+static ssize_t echo_send(struct echo_conn *c, const void *p, size_t len)
 {
 	size_t done = 0;
-	while (done < c->pend) {
-		ssize_t n = send(c->fd, c->buf + done, c->pend - done, MSG_NOSIGNAL);
+	while (done < len) {
+		ssize_t n = send(c->fd, (const char *)p + done, len - done, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -60,15 +72,86 @@ static int echo_flush(struct echo_conn *c)
 			return -1;
 		done += (size_t)n;
 	}
-	memmove(c->buf, c->buf + done, c->len - done);
-	c->len -= done;
-	c->pend -= done;
-	int want_out = c->pend > 0;
-	if (want_out != c->writing) { /* stop reading while the peer is not */
+	return (ssize_t)done;
+}
+
+/* Wait for EPOLLOUT while output is left, else for input: stop reading
+ * while the peer is not. */
+static void echo_want_out(struct echo_conn *c, int want_out)
+{
+	if (want_out != c->writing) {
 		c->writing = want_out;
 		echo_watch(c, want_out ? EPOLLOUT : EPOLLIN);
 	}
+}
+
+/* Send the whole frames at the front of the buffer (with --http, the
+ * replies).  Returns 0 (all sent, or the rest waits for EPOLLOUT) or -1
+ * when the connection must close. */
+static int echo_flush(struct echo_conn *c)
+{
+	if (http_mode) {
+		ssize_t done = echo_send(c, c->out, c->out_len);
+		if (done < 0)
+			return -1;
+		memmove(c->out, c->out + done, c->out_len - (size_t)done);
+		c->out_len -= (size_t)done;
+		echo_want_out(c, c->out_len > 0);
+		return 0;
+	}
+	ssize_t done = echo_send(c, c->buf, c->pend);
+	if (done < 0)
+		return -1;
+	memmove(c->buf, c->buf + done, c->len - (size_t)done);
+	c->len -= (size_t)done;
+	c->pend -= (size_t)done;
+	echo_want_out(c, c->pend > 0);
 	return 0;
+}
+
+/* The reply to every request, its Date line rewritten once a second. */
+static char http_reply[160];
+static size_t http_reply_len;
+
+static void http_refresh_reply(void)
+{
+	static time_t cached = -1;
+	time_t now = time(NULL);
+	if (now == cached)
+		return;
+	cached = now;
+	struct tm tm;
+	char date[64];
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	http_reply_len = (size_t)snprintf(http_reply, sizeof(http_reply),
+	                                  "HTTP/1.1 200 OK\r\nDate: %s\r\nContent-Type: text/plain\r\n"
+	                                  "Content-Length: 5\r\n\r\nhello",
+	                                  date);
+}
+
+/* --http: answer every whole request head in buf, drop it, send. */
+static int http_answer(struct echo_conn *c)
+{
+	size_t used = 0;
+	const uint8_t *end;
+	http_refresh_reply();
+	while ((end = memmem(c->buf + used, c->len - used, "\r\n\r\n", 4))) {
+		used = (size_t)(end - c->buf) + 4;
+		if (c->out_len + http_reply_len > c->out_cap) {
+			size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
+			char *p = cap <= ECHO_MAX_FRAME ? realloc(c->out, cap) : NULL;
+			if (!p)
+				return -1;
+			c->out = p;
+			c->out_cap = cap;
+		}
+		memcpy(c->out + c->out_len, http_reply, http_reply_len);
+		c->out_len += http_reply_len;
+	}
+	memmove(c->buf, c->buf + used, c->len - used);
+	c->len -= used;
+	return echo_flush(c);
 }
 
 /* Read what is there, find the whole frames, echo them.  Returns -1 at EOF,
@@ -89,6 +172,8 @@ static int echo_read(struct echo_conn *c)
 	if (n <= 0)
 		return -1;
 	c->len += (size_t)n;
+	if (http_mode)
+		return http_answer(c);
 	while (c->len - c->pend >= 4) {
 		const uint8_t *h = c->buf + c->pend;
 		uint32_t flen =
@@ -127,6 +212,11 @@ static void echo_accept(int lfd)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "--http") == 0) {
+		http_mode = 1;
+		argv++;
+		argc--;
+	}
 	int port = argc > 1 ? atoi(argv[1]) : 0;
 	signal(SIGPIPE, SIG_IGN);
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -1,14 +1,16 @@
 #!/bin/bash
 # bench/http-bench.sh — modhost's http1 codec serving a fixed "hello" against
 # nginx (`return 200 "hello"`) and, when installed, HAProxy (`http-request
-# return`), each with one worker: wrk with keep-alive connections, plain and
+# return`), each with one worker, and the floor under them all,
+# bench/epoll-echo --http (no framework: it answers every request head with
+# the same bytes): wrk with keep-alive connections, plain and
 # pipelined (a Lua script sends DEPTH requests per write).  Interleaved
 # rounds (the order rotates every round), server pinned to CPU 0 and wrk to
 # CPU 1; medians of requests/s, p99 latency and server CPU time per 1000
 # requests (from /proc/PID/stat), and ratios against nginx.
 #
 # usage: bench/http-bench.sh            (from a build folder, or BUILD=DIR)
-# env:   ROUNDS=5 SECS=5 WARMUP=1 CONNS=50 DEPTHS="1 16" SERVERS="modhost nginx haproxy"
+# env:   ROUNDS=5 SECS=5 WARMUP=1 CONNS=50 DEPTHS="1 16" SERVERS="modhost nginx haproxy epoll"
 # Exits 1 if any run saw a socket error or a non-2xx response.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +20,7 @@ SECS=${SECS:-5}
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-50}
 DEPTHS=${DEPTHS:-1 16}
-SERVERS=${SERVERS:-modhost nginx haproxy}
+SERVERS=${SERVERS:-modhost nginx haproxy epoll}
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -107,10 +109,18 @@ start_haproxy() {
 	lib_wait_listen "$PORT_haproxy" 10 || { cat "$dir/stderr" >&2; lib_die "haproxy did not start"; }
 }
 
+# bench/epoll-echo --http: no framework at all, the least a server can do
+# per request (see epoll-echo.c); the floor under every other row.
+start_epoll() {
+	lib_start_epoll_echo "$SERVER_CPU" --http
+	PID_epoll=$LIB_PID
+	PORT_epoll=$LIB_PORT
+}
+
 RUN=""
 for s in $SERVERS; do
 	case $s in
-	modhost) start_modhost ;;
+	modhost | epoll) "start_$s" ;;
 	nginx | haproxy)
 		if ! command -v "$s" >/dev/null 2>&1; then
 			echo "# $s is not installed: skipped (apt-get install $s)"

@@ -148,11 +148,12 @@ lib_start_modhost() {
 	[ -n "$LIB_WORKER" ] || LIB_WORKER=$LIB_PID
 }
 
-# Start bench/epoll-echo pinned to CPU.  Sets LIB_PID and LIB_PORT.
+# Start bench/epoll-echo pinned to CPU, with MODE (e.g. --http) if given.
+# Sets LIB_PID and LIB_PORT.
 lib_start_epoll_echo() {
-	local cpu=$1 out=$LIB_TMP/epoll-echo.out line
+	local cpu=$1 mode=${2:-} out=$LIB_TMP/epoll-echo.out line
 	: >"$out"
-	$(lib_pin "$cpu") "$EPOLL_ECHO" 0 >"$out" 2>&1 &
+	$(lib_pin "$cpu") "$EPOLL_ECHO" $mode 0 >"$out" 2>&1 &
 	LIB_PID=$!
 	LIB_PIDS="$LIB_PIDS $LIB_PID"
 	line=$(lib_wait_line "$out" "listening on 127\.0\.0\.1:[0-9]+" 10 "$LIB_PID") ||

@@ -199,11 +199,13 @@ pair() {
 			"$(pair "$(cell "$f" "$d" modhost req/s)" "$(cell "$f" "$d" nginx req/s)" req/s)" \
 			"$(pair "$(cell "$f" "$d" modhost cpu_ms/1k)" "$(cell "$f" "$d" nginx cpu_ms/1k)" ms/1k)" \
 			"${r:--}" "<=0.90" "$(verdict "$r" '<=' 0.90)"
-		r=$(cell "$f" "$d" epoll ratio 2)
-		[ -n "$r" ] && row "  floor: epoll-echo --http $d vs nginx" \
-			"$(pair "$(cell "$f" "$d" epoll req/s)" "$(cell "$f" "$d" nginx req/s)" req/s)" \
-			"$(pair "$(cell "$f" "$d" epoll cpu_ms/1k)" "$(cell "$f" "$d" nginx cpu_ms/1k)" ms/1k)" \
-			"$r" info "-"
+		for floor in epoll uring; do
+			r=$(cell "$f" "$d" "$floor" ratio 2)
+			[ -n "$r" ] && row "  floor: $floor $d vs nginx" \
+				"$(pair "$(cell "$f" "$d" "$floor" req/s)" "$(cell "$f" "$d" nginx req/s)" req/s)" \
+				"$(pair "$(cell "$f" "$d" "$floor" cpu_ms/1k)" "$(cell "$f" "$d" nginx cpu_ms/1k)" ms/1k)" \
+				"$r" info "-"
+		done
 	done
 
 	for f in "$OUT/resp.txt" "$OUT/resp-busy.txt"; do

@@ -3,14 +3,15 @@
 # nginx (`return 200 "hello"`) and, when installed, HAProxy (`http-request
 # return`), each with one worker, and the floor under them all,
 # bench/epoll-echo --http (no framework: it answers every request head with
-# the same bytes): wrk with keep-alive connections, plain and
+# the same bytes) and the same over io_uring (bench/uring-http, when built):
+# wrk with keep-alive connections, plain and
 # pipelined (a Lua script sends DEPTH requests per write).  Interleaved
 # rounds (the order rotates every round), server pinned to CPU 0 and wrk to
 # CPU 1; medians of requests/s, p99 latency and server CPU time per 1000
 # requests (from /proc/PID/stat), and ratios against nginx.
 #
 # usage: bench/http-bench.sh            (from a build folder, or BUILD=DIR)
-# env:   ROUNDS=5 SECS=5 WARMUP=1 CONNS=50 DEPTHS="1 16" SERVERS="modhost nginx haproxy epoll"
+# env:   ROUNDS=5 SECS=5 WARMUP=1 CONNS=50 DEPTHS="1 16" SERVERS="modhost nginx haproxy epoll uring"
 # Exits 1 if any run saw a socket error or a non-2xx response.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -20,7 +21,7 @@ SECS=${SECS:-5}
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-50}
 DEPTHS=${DEPTHS:-1 16}
-SERVERS=${SERVERS:-modhost nginx haproxy epoll}
+SERVERS=${SERVERS:-modhost nginx haproxy epoll uring}
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -117,10 +118,29 @@ start_epoll() {
 	PORT_epoll=$LIB_PORT
 }
 
+# bench/uring-http: the same floor over io_uring (built with liburing).
+start_uring() {
+	local out=$LIB_TMP/uring-http.out line
+	: >"$out"
+	$(lib_pin "$SERVER_CPU") "$URING_HTTP" 0 >"$out" 2>&1 &
+	PID_uring=$!
+	LIB_PIDS="$LIB_PIDS $PID_uring"
+	line=$(lib_wait_line "$out" "listening on 127\.0\.0\.1:[0-9]+" 10 "$PID_uring") ||
+		{ cat "$out" >&2; lib_die "uring-http did not start"; }
+	PORT_uring=${line##*:}
+}
+
 RUN=""
 for s in $SERVERS; do
 	case $s in
 	modhost | epoll) "start_$s" ;;
+	uring)
+		if [ ! -x "$URING_HTTP" ]; then
+			echo "# uring: bench/uring-http is not built (apt-get install liburing-dev, rerun configure): skipped"
+			continue
+		fi
+		start_uring
+		;;
 	nginx | haproxy)
 		if ! command -v "$s" >/dev/null 2>&1; then
 			echo "# $s is not installed: skipped (apt-get install $s)"

@@ -31,6 +31,7 @@ lib_init() {
 	MODHOSTD=$BUILD/host/modhostd
 	MH_BENCH=$BUILD/bench/mh-bench
 	EPOLL_ECHO=$BUILD/bench/epoll-echo
+	URING_HTTP=$BUILD/bench/uring-http # optional: built when liburing is installed
 	for f in "$MODHOSTD" "$MH_BENCH" "$EPOLL_ECHO"; do
 		[ -x "$f" ] || lib_die "$f is missing: run make in $BUILD"
 	done

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "loader.h"
 #include "modhost.h"
 
@@ -133,9 +134,5 @@ static Suite *abi_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(abi_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(abi_suite());
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "buf.h"
 #include "conn.h"
 #include "loader.h"
@@ -654,9 +655,5 @@ static Suite *codecs_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(codecs_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(codecs_suite());
 }

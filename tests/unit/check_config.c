@@ -1,8 +1,9 @@
 /* tests/unit/check_config.c — Check suite for the configuration subsystem:
- * the value parsers (cfgval.c), config_load over real INI files
- * (config.c), module key tables (modconf.c) and the log formats (log.c).
- * Fixtures live in $MH_SRCDIR/tests/fixtures/config; scratch files go in a
- * folder from tests/unit/scratch.c, removed after each test case. */
+ * config_load over real INI files (config.c), routes, and module key
+ * tables (modconf.c); the value parsers are check_cfgval's, the log
+ * formats check_log's.  Fixtures live in $MH_SRCDIR/tests/fixtures/config;
+ * scratch files go in a folder from tests/unit/scratch.c, removed after
+ * each test case. */
 #include "build-config.h"
 
 #include <arpa/inet.h>
@@ -19,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "unit.h"
 #include "cfgval.h"
 #include "config.h"
 #include "route.h"
@@ -27,8 +29,6 @@
 #include "scratch.h"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static char *tmp_root; /* the test case's scratch folder */
 
 /* The source tree, made absolute so that paths in messages are known. */
 static const char *srcdir(void)
@@ -53,29 +53,6 @@ static char *fixture(const char *rel)
 	char *p;
 	ck_assert_int_ge(asprintf(&p, "%s/tests/fixtures/config/%s", srcdir(), rel), 0);
 	return p;
-}
-
-static void tmp_setup(void)
-{
-	tmp_root = scratch_mkdtemp("mhcfg");
-	if (!tmp_root)
-		abort();
-}
-
-static void tmp_teardown(void)
-{
-	scratch_remove(tmp_root);
-	free(tmp_root);
-	tmp_root = NULL;
-}
-
-/* A fresh folder for one test; the caller frees it. */
-static char *new_dir(void)
-{
-	char *d;
-	ck_assert_int_ge(asprintf(&d, "%s/t.XXXXXX", tmp_root), 0);
-	ck_assert_ptr_nonnull(mkdtemp(d));
-	return d;
 }
 
 /* Replace {F} with file and {D} with dir in tmpl. */
@@ -122,381 +99,19 @@ static struct config *load_ok(const char *path)
 	return cfg;
 }
 
-static int port_of(const struct sockaddr_storage *ss)
+/* A listener's address is what its `listen` text parses to (cfgval_address
+ * itself is check_cfgval's). */
+static void assert_addr(const struct sockaddr_storage *got, const char *text)
 {
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
-static const char *ip_of(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	const void *a = ss->ss_family == AF_INET
-	                    ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
-	                    : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-	return inet_ntop(ss->ss_family, a, buf, (socklen_t)len);
-}
-
-/* ---- value parsers ------------------------------------------------------------ */
-
-START_TEST(test_duration)
-{
-	static const struct {
-		const char *s;
-		uint64_t ms;
-	} ok[] = {
-	    {"250ms", 250},  {"30s", 30000},   {"5m", 300000},
-	    {"1h", 3600000}, {"1d", 86400000}, {"0", 0},
-	    {"7", 7000},     {"0ms", 0},       {"18446744073709551615ms", UINT64_MAX},
-	};
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		uint64_t v = 1;
-		char err[256] = "";
-		ck_assert_msg(cfgval_duration_ms(ok[i].s, &v, err, sizeof(err)) == 0, "%s: %s",
-		              ok[i].s, err);
-		ck_assert_uint_eq(v, ok[i].ms);
-	}
-}
-END_TEST
-
-START_TEST(test_duration_us)
-{
-	static const struct {
-		const char *s;
-		uint64_t us;
-	} ok[] = {
-	    {"200us", 200}, {"2ms", 2000}, {"1s", 1000000}, {"1", 1000000}, {"0", 0}, {"0us", 0},
-	};
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		uint64_t v = 1;
-		char err[256] = "";
-		ck_assert_msg(cfgval_duration_us(ok[i].s, &v, err, sizeof(err)) == 0, "%s: %s",
-		              ok[i].s, err);
-		ck_assert_uint_eq(v, ok[i].us);
-	}
-	uint64_t v = 42;
-	char err[256] = "";
-	ck_assert_int_eq(cfgval_duration_us("1m", &v, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "'1m' has an unknown unit 'm' (use e.g. 200us, 2ms, 1s)");
-	ck_assert_uint_eq(v, 42);
-}
-END_TEST
-
-START_TEST(test_duration_errors)
-{
-	static const struct {
-		const char *s, *msg;
-	} bad[] = {
-	    {"", "'' is not a duration (use e.g. 250ms, 30s, 5m, 1h, 1d)"},
-	    {"ms", "'ms' is not a duration (use e.g. 250ms, 30s, 5m, 1h, 1d)"},
-	    {"-1s", "'-1s' is not a duration (use e.g. 250ms, 30s, 5m, 1h, 1d)"},
-	    {"5x", "'5x' has an unknown unit 'x' (use e.g. 250ms, 30s, 5m, 1h, 1d)"},
-	    {"1.5s", "'1.5s' has an unknown unit '.5s' (use e.g. 250ms, 30s, 5m, 1h, 1d)"},
-	    {"18446744073709551615", "'18446744073709551615' is too large"},
-	    {"213503982335d", "'213503982335d' is too large"},
-	    {"99999999999999999999ms", "'99999999999999999999ms' is too large"},
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		uint64_t v = 42;
-		char err[256] = "";
-		ck_assert_int_eq(cfgval_duration_ms(bad[i].s, &v, err, sizeof(err)), -1);
-		ck_assert_str_eq(err, bad[i].msg);
-		ck_assert_uint_eq(v, 42);
-	}
-}
-END_TEST
-
-START_TEST(test_size)
-{
-	static const struct {
-		const char *s;
-		uint64_t v;
-	} ok[] = {
-	    {"512", 512},
-	    {"0", 0},
-	    {"1B", 1},
-	    {"64KiB", 65536},
-	    {"1k", 1024},
-	    {"1K", 1024},
-	    {"10KB", 10000},
-	    {"1kB", 1000},
-	    {"1MiB", 1048576},
-	    {"1m", 1048576},
-	    {"2M", 2097152},
-	    {"2MB", 2000000},
-	    {"2GiB", 2147483648ull},
-	    {"1g", 1073741824ull},
-	    {"3GB", 3000000000ull},
-	    {"1TiB", 1099511627776ull},
-	    {"1TB", 1000000000000ull},
-	    {"16777215TiB", 16777215ull << 40},
-	};
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		uint64_t v = 1;
-		char err[256] = "";
-		ck_assert_msg(cfgval_size(ok[i].s, &v, err, sizeof(err)) == 0, "%s: %s", ok[i].s,
-		              err);
-		ck_assert_uint_eq(v, ok[i].v);
-	}
-}
-END_TEST
-
-START_TEST(test_size_errors)
-{
-	static const struct {
-		const char *s, *msg;
-	} bad[] = {
-	    {"KiB", "'KiB' is not a size (use e.g. 512, 64KiB, 1MiB, 2GiB, 10MB)"},
-	    {"1KIB", "'1KIB' has an unknown unit 'KIB' (use e.g. 512, 64KiB, 1MiB, 2GiB, 10MB)"},
-	    {"1 KiB", "'1 KiB' has an unknown unit ' KiB' (use e.g. 512, 64KiB, 1MiB, 2GiB, 10MB)"},
-	    {"16777216TiB", "'16777216TiB' is too large"},
-	    {"18446744073709551616", "'18446744073709551616' is too large"},
-	    {"18446744073709551615k", "'18446744073709551615k' is too large"},
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		uint64_t v = 42;
-		char err[256] = "";
-		ck_assert_int_eq(cfgval_size(bad[i].s, &v, err, sizeof(err)), -1);
-		ck_assert_str_eq(err, bad[i].msg);
-	}
-	/* The largest value that fits is accepted. */
-	uint64_t v;
-	ck_assert_int_eq(cfgval_size("18446744073709551615", &v, NULL, 0), 0);
-	ck_assert_uint_eq(v, UINT64_MAX);
-}
-END_TEST
-
-START_TEST(test_bool)
-{
-	static const char *const yes[] = {"yes", "YES", "on", "On", "true", "TRUE", "1"};
-	static const char *const no[] = {"no", "No", "off", "OFF", "false", "False", "0"};
-	static const char *const bad[] = {"", "2", "yess", "y", "enabled"};
-	int v;
-	char err[256];
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		v = -1;
-		ck_assert_int_eq(cfgval_bool(yes[i], &v, err, sizeof(err)), 0);
-		ck_assert_int_eq(v, 1);
-		ck_assert_int_eq(cfgval_bool(no[i], &v, err, sizeof(err)), 0);
-		ck_assert_int_eq(v, 0);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char want[256];
-		ck_assert_int_eq(cfgval_bool(bad[i], &v, err, sizeof(err)), -1);
-		snprintf(want, sizeof(want),
-		         "'%s' is not a boolean (use yes/no, on/off, true/false, 1/0)", bad[i]);
-		ck_assert_str_eq(err, want);
-	}
-}
-END_TEST
-
-START_TEST(test_int)
-{
-	int64_t v;
-	char err[256];
-
-	ck_assert_int_eq(cfgval_int("42", 0, 100, &v, err, sizeof(err)), 0);
-	ck_assert_int_eq(v, 42);
-	ck_assert_int_eq(cfgval_int("-7", -10, 10, &v, err, sizeof(err)), 0);
-	ck_assert_int_eq(v, -7);
-	ck_assert_int_eq(
-	    cfgval_int("-9223372036854775808", INT64_MIN, INT64_MAX, &v, err, sizeof(err)), 0);
-	ck_assert(v == INT64_MIN);
-	ck_assert_int_eq(cfgval_int("101", 0, 100, &v, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "101 is out of range (0..100)");
-	ck_assert_int_eq(
-	    cfgval_int("9223372036854775808", INT64_MIN, INT64_MAX, &v, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "9223372036854775808 is out of range "
-	                      "(-9223372036854775808..9223372036854775807)");
-	ck_assert_int_eq(cfgval_int("12abc", 0, 100, &v, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "'12abc' is not a whole number");
-	ck_assert_int_eq(cfgval_int("", 0, 100, &v, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "'' is not a whole number");
-	ck_assert_int_eq(cfgval_int(" 1", 0, 100, &v, err, sizeof(err)), -1);
-}
-END_TEST
-
-START_TEST(test_list)
-{
-	char **items;
-	size_t n;
-	char err[256];
-
-	ck_assert_int_eq(cfgval_list("a, b,c  d\tmod.x-1", &items, &n, err, sizeof(err)), 0);
-	ck_assert_uint_eq(n, 5);
-	ck_assert_str_eq(items[0], "a");
-	ck_assert_str_eq(items[1], "b");
-	ck_assert_str_eq(items[2], "c");
-	ck_assert_str_eq(items[3], "d");
-	ck_assert_str_eq(items[4], "mod.x-1");
-	ck_assert_ptr_null(items[5]);
-	cfgval_list_free(items);
-
-	ck_assert_int_eq(cfgval_list("", &items, &n, err, sizeof(err)), 0);
-	ck_assert_uint_eq(n, 0);
-	ck_assert_ptr_nonnull(items);
-	ck_assert_ptr_null(items[0]);
-	cfgval_list_free(items);
-
-	ck_assert_int_eq(cfgval_list(" ,, ,", &items, &n, err, sizeof(err)), 0);
-	ck_assert_uint_eq(n, 0);
-	cfgval_list_free(items);
-
-	ck_assert_int_eq(cfgval_list("single", &items, &n, err, sizeof(err)), 0);
-	ck_assert_uint_eq(n, 1);
-	ck_assert_str_eq(items[0], "single");
-	cfgval_list_free(items);
-}
-END_TEST
-
-START_TEST(test_env)
-{
-	static const struct {
-		const char *in, *out;
-	} ok[] = {
-	    {"plain", "plain"},
-	    {"${MH_T_A}", "alpha"},
-	    {"x${MH_T_A}y${MH_T_B}z", "xalphaybetaz"},
-	    {"costs $$5", "costs $5"},
-	    {"$$${MH_T_A}", "$alpha"},
-	    {"$${MH_T_A}", "${MH_T_A}"},
-	    {"a$b $", "a$b $"},
-	    {"${MH_T_EMPTY}", ""},
-	};
-	static const struct {
-		const char *in, *msg;
-	} bad[] = {
-	    {"${MH_T_UNSET}", "environment variable MH_T_UNSET is not set"},
-	    {"ok ${MH_T_A} ${MH_T_UNSET}", "environment variable MH_T_UNSET is not set"},
-	    {"${MH_T_A", "'${' without a closing '}'"},
-	    {"${}", "'${}' is not a variable name (letters, digits, '_')"},
-	    {"${1A}", "'${1A}' is not a variable name (letters, digits, '_')"},
-	    {"${A-B}", "'${A-B}' is not a variable name (letters, digits, '_')"},
-	};
-
-	setenv("MH_T_A", "alpha", 1);
-	setenv("MH_T_B", "beta", 1);
-	setenv("MH_T_EMPTY", "", 1);
-	unsetenv("MH_T_UNSET");
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		char *out = NULL, err[256] = "";
-		ck_assert_msg(cfgval_expand_env(ok[i].in, &out, err, sizeof(err)) == 0, "%s: %s",
-		              ok[i].in, err);
-		ck_assert_str_eq(out, ok[i].out);
-		free(out);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *out = NULL, err[256] = "";
-		ck_assert_int_eq(cfgval_expand_env(bad[i].in, &out, err, sizeof(err)), -1);
-		ck_assert_ptr_null(out);
-		ck_assert_str_eq(err, bad[i].msg);
-	}
-}
-END_TEST
-
-START_TEST(test_path)
-{
-	char *p, err[256];
-
-	ck_assert_int_eq(cfgval_path("/abs/x", "/base", &p, err, sizeof(err)), 0);
-	ck_assert_str_eq(p, "/abs/x");
-	free(p);
-	ck_assert_int_eq(cfgval_path("rel/x", "/base", &p, err, sizeof(err)), 0);
-	ck_assert_str_eq(p, "/base/rel/x");
-	free(p);
-	ck_assert_int_eq(cfgval_path("./rel", "/base/", &p, err, sizeof(err)), 0);
-	ck_assert_str_eq(p, "/base/rel");
-	free(p);
-	ck_assert_int_eq(cfgval_path("", "/base", &p, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "empty path");
-}
-END_TEST
-
-START_TEST(test_address)
-{
-	struct sockaddr_storage ss;
+	struct sockaddr_storage want;
 	socklen_t len;
-	char *up, err[256], ip[64];
-
-	ck_assert_int_eq(cfgval_address("127.0.0.1:7000", "/b", &ss, &len, &up, err, sizeof(err)),
-	                 0);
-	ck_assert_int_eq(ss.ss_family, AF_INET);
-	ck_assert_int_eq(len, sizeof(struct sockaddr_in));
-	ck_assert_str_eq(ip_of(&ss, ip, sizeof(ip)), "127.0.0.1");
-	ck_assert_int_eq(port_of(&ss), 7000);
-	ck_assert_ptr_null(up);
-
-	ck_assert_int_eq(cfgval_address("[::1]:65535", "/b", &ss, &len, &up, err, sizeof(err)), 0);
-	ck_assert_int_eq(ss.ss_family, AF_INET6);
-	ck_assert_int_eq(len, sizeof(struct sockaddr_in6));
-	ck_assert_str_eq(ip_of(&ss, ip, sizeof(ip)), "::1");
-	ck_assert_int_eq(port_of(&ss), 65535);
-
-	ck_assert_int_eq(cfgval_address("[::]:0", "/b", &ss, &len, &up, err, sizeof(err)), 0);
-	ck_assert_int_eq(ss.ss_family, AF_INET6);
-	ck_assert_str_eq(ip_of(&ss, ip, sizeof(ip)), "::");
-
-	ck_assert_int_eq(cfgval_address("*:0", "/b", &ss, &len, &up, err, sizeof(err)), 0);
-	ck_assert_int_eq(ss.ss_family, AF_INET);
-	ck_assert_str_eq(ip_of(&ss, ip, sizeof(ip)), "0.0.0.0");
-	ck_assert_int_eq(port_of(&ss), 0);
-
-	ck_assert_int_eq(cfgval_address("unix:run/s.sock", "/b", &ss, &len, &up, err, sizeof(err)),
-	                 0);
-	ck_assert_int_eq(ss.ss_family, AF_UNIX);
-	ck_assert_str_eq(up, "/b/run/s.sock");
-	ck_assert_str_eq(((struct sockaddr_un *)&ss)->sun_path, "/b/run/s.sock");
-	ck_assert_int_eq(len, offsetof(struct sockaddr_un, sun_path) + strlen(up) + 1);
+	char *up = NULL, err[256];
+	ck_assert_msg(cfgval_address(text, "/", &want, &len, &up, err, sizeof(err)) == 0, "%s: %s",
+	              text, err);
 	free(up);
-
-	ck_assert_int_eq(cfgval_address("unix:/abs.sock", "/b", &ss, &len, &up, err, sizeof(err)),
-	                 0);
-	ck_assert_str_eq(up, "/abs.sock");
-	free(up);
+	ck_assert_int_eq(got->ss_family, want.ss_family);
+	ck_assert_msg(memcmp(got, &want, len) == 0, "the address is not %s", text);
 }
-END_TEST
-
-START_TEST(test_address_errors)
-{
-	static const struct {
-		const char *s, *msg;
-	} bad[] = {
-	    {"127.0.0.1", "'127.0.0.1' is not HOST:PORT, [IPv6]:PORT, *:PORT or unix:PATH"},
-	    {"127.0.0.1:", "'127.0.0.1:' has no valid port (0..65535) after the last ':'"},
-	    {"127.0.0.1:70000",
-	     "'127.0.0.1:70000' has no valid port (0..65535) after the last ':'"},
-	    {"127.0.0.1:http", "'127.0.0.1:http' has no valid port (0..65535) after the last ':'"},
-	    {"localhost:80",
-	     "'localhost' is not a numeric IP address (host names are not resolved)"},
-	    {"[localhost]:80",
-	     "'localhost' is not a numeric IP address (host names are not resolved)"},
-	    {"[127.0.0.1]:80",
-	     "'127.0.0.1' is not a numeric IP address (host names are not resolved)"},
-	    {"::1:80", "put an IPv6 address in brackets: [::1]:80"},
-	    {"[::1]80", "'[::1]80' is not [IPv6]:PORT"},
-	    {":80", "':80' has no address before the port (use *:80 for all)"},
-	    {"unix:", "empty path"},
-	};
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char *up, err[256];
-
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_int_eq(cfgval_address(bad[i].s, "/b", &ss, &len, &up, err, sizeof(err)),
-		                 -1);
-		ck_assert_str_eq(err, bad[i].msg);
-	}
-	char longpath[200];
-	memset(longpath, 'x', sizeof(longpath) - 1);
-	longpath[sizeof(longpath) - 1] = '\0';
-	char *s;
-	ck_assert_int_ge(asprintf(&s, "unix:/%s", longpath), 0);
-	ck_assert_int_eq(cfgval_address(s, "/b", &ss, &len, &up, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "is longer than 107 bytes"));
-	free(s);
-}
-END_TEST
 
 /* ---- config_load: good files ----------------------------------------------------- */
 
@@ -505,7 +120,6 @@ START_TEST(test_good_config)
 	char *main = fixture("good/modhost.ini");
 	char *base = fixture("good");
 	char *want;
-	char ip[64];
 	struct config *cfg;
 
 	setenv("MH_TEST_GREETING", "hi", 1);
@@ -591,8 +205,7 @@ START_TEST(test_good_config)
 	ck_assert_ptr_eq(a, &cfg->listeners[0]);
 	ck_assert_str_eq(a->listen, "127.0.0.1:7000");
 	ck_assert_int_eq(a->family, LISTENER_TCP);
-	ck_assert_str_eq(ip_of(&a->addr, ip, sizeof(ip)), "127.0.0.1");
-	ck_assert_int_eq(port_of(&a->addr), 7000);
+	assert_addr(&a->addr, "127.0.0.1:7000");
 	ck_assert_ptr_eq(a->file, cfg->files[3]);
 	ck_assert_int_eq(a->line, 1);
 	ck_assert_int_eq(a->backlog, 128);
@@ -616,8 +229,7 @@ START_TEST(test_good_config)
 	const struct listener_settings *b = config_listener(cfg, "b");
 	ck_assert_int_eq(b->family, LISTENER_TCP);
 	ck_assert_int_eq(b->addr.ss_family, AF_INET6);
-	ck_assert_str_eq(ip_of(&b->addr, ip, sizeof(ip)), "::1");
-	ck_assert_int_eq(port_of(&b->addr), 0);
+	assert_addr(&b->addr, "[::1]:0");
 	ck_assert_ptr_nonnull(b->observers); /* set, to nothing */
 	ck_assert_uint_eq(b->n_observers, 0);
 	ck_assert_ptr_nonnull(b->auth);
@@ -643,7 +255,7 @@ START_TEST(test_good_config)
 
 	const struct listener_settings *d = config_listener(cfg, "d");
 	ck_assert_int_eq(d->addr.ss_family, AF_INET);
-	ck_assert_str_eq(ip_of(&d->addr, ip, sizeof(ip)), "0.0.0.0");
+	assert_addr(&d->addr, "0.0.0.0:0");
 	ck_assert_ptr_null(d->observers); /* absent: every observer */
 	ck_assert_ptr_null(config_listener(cfg, "zz"));
 
@@ -655,7 +267,7 @@ END_TEST
 
 START_TEST(test_defaults)
 {
-	char *dir = new_dir();
+	char *dir = scratch_case_dir();
 	char *main = scratch_write(dir, "modhost.ini", "; nothing but a comment\n");
 	struct config *cfg;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -715,7 +327,7 @@ END_TEST
 
 START_TEST(test_syntax_forms)
 {
-	char *dir = new_dir();
+	char *dir = scratch_case_dir();
 	/* A UTF-8 BOM, CRLF line ends, indentation, both comment styles, an
 	 * inline comment, "name: value", an empty section. */
 	char *main = scratch_write(dir, "modhost.ini",
@@ -748,7 +360,7 @@ END_TEST
 
 START_TEST(test_include_folder)
 {
-	char *dir = new_dir();
+	char *dir = scratch_case_dir();
 	char *main = scratch_write(dir, "etc/modhost.ini", "[server]\ninclude = ../enabled\n");
 	char *f1 = scratch_write(dir, "enabled/b.ini", "[module b]\n");
 	char *f2 = scratch_write(dir, "enabled/a.ini", "[module a]\n");
@@ -871,7 +483,7 @@ END_TEST
  * relative conf.d names. */
 START_TEST(test_relative_names)
 {
-	char *dir = new_dir();
+	char *dir = scratch_case_dir();
 	char cwd[PATH_MAX];
 	char *f[3];
 
@@ -896,7 +508,7 @@ END_TEST
 
 START_TEST(test_confd_errors)
 {
-	char *dir = new_dir();
+	char *dir = scratch_case_dir();
 	char *main = scratch_write(dir, "modhost.ini", "[server]\nworkers = 1\n");
 	char *f1 = scratch_write(dir, "conf.d/10-x.ini", "[server]\n");
 	char *msg;
@@ -943,7 +555,7 @@ END_TEST
 
 START_TEST(test_long_line)
 {
-	char *dir = new_dir();
+	char *dir = scratch_case_dir();
 	size_t n = 9000;
 	char *text = malloc(n + 64);
 	char *main, *msg;
@@ -977,7 +589,7 @@ END_TEST
  * every reference checked with file:line. */
 START_TEST(test_routes)
 {
-	char *dir = new_dir();
+	char *dir = scratch_case_dir();
 	char *main = scratch_write(dir, "modhost.ini",
 	                           "[module c]\n[module h]\n[module a]\n"
 	                           "[listener l]\nlisten = 127.0.0.1:1\ncodec = c\n"
@@ -1047,7 +659,7 @@ static const mh_config_key demo_keys[] = {
 static int demo_build(const char *text, const mh_config_key *keys, struct modconf **mc, char **path,
                       char *err, size_t errlen)
 {
-	char *dir = new_dir();
+	char *dir = scratch_case_dir();
 	struct config *cfg;
 	int rc;
 
@@ -1226,399 +838,6 @@ START_TEST(test_modconf_errors)
 }
 END_TEST
 
-/* ---- log --------------------------------------------------------------------------------------
- */
-
-/* Read the whole file; the caller frees. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	int c;
-
-	ck_assert_ptr_nonnull(f);
-	while ((c = fgetc(f)) != EOF)
-		fputc(c, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
-
-/* Split buf into lines in place (each ended by '\n'); returns the count. */
-static int split_lines(char *buf, char **lines, int max)
-{
-	int n = 0;
-	for (char *p = buf; *p && n < max;) {
-		char *nl = strchr(p, '\n');
-		ck_assert_msg(nl != NULL, "line without newline: %s", p);
-		*nl = '\0';
-		lines[n++] = p;
-		p = nl + 1;
-	}
-	return n;
-}
-
-static void assert_match(const char *re, const char *s)
-{
-	regex_t rx;
-	ck_assert_int_eq(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB), 0);
-	ck_assert_msg(regexec(&rx, s, 0, NULL, 0) == 0, "'%s' does not match /%s/", s, re);
-	regfree(&rx);
-}
-
-static char *log_path(const char *dir, const char *name)
-{
-	char *p;
-	ck_assert_int_ge(asprintf(&p, "%s/%s", dir, name), 0);
-	return p;
-}
-
-static void open_log(const char *path, int level, int format)
-{
-	char err[256] = "";
-	ck_assert_msg(log_open(path, level, format, err, sizeof(err)) == 0, "%s", err);
-}
-
-#define TS_RE "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z"
-
-/* A small JSON reader for one flat object of strings and integers:
- * returns the number of members, or -1 if s is not exactly such an object.
- * The decoded value of member `want` goes to out. */
-static int json_string(const char **pp, char *out, size_t outlen)
-{
-	const char *p = *pp;
-	size_t n = 0;
-
-	if (*p++ != '"')
-		return -1;
-	while (*p != '"') {
-		unsigned cp;
-		if ((unsigned char)*p < 0x20)
-			return -1; /* raw control characters are not allowed */
-		if (*p != '\\') {
-			cp = (unsigned char)*p++;
-			if (n + 1 < outlen)
-				out[n++] = (char)cp;
-			continue;
-		}
-		p++;
-		switch (*p++) {
-		case '"': cp = '"'; break;
-		case '\\': cp = '\\'; break;
-		case '/': cp = '/'; break;
-		case 'b': cp = '\b'; break;
-		case 'f': cp = '\f'; break;
-		case 'n': cp = '\n'; break;
-		case 'r': cp = '\r'; break;
-		case 't': cp = '\t'; break;
-		case 'u':
-			if (sscanf(p, "%4x", &cp) != 1)
-				return -1;
-			p += 4;
-			break;
-		default: return -1;
-		}
-		char enc[4];
-		size_t el;
-		if (cp < 0x80) {
-			enc[0] = (char)cp;
-			el = 1;
-		} else if (cp < 0x800) {
-			enc[0] = (char)(0xc0 | (cp >> 6));
-			enc[1] = (char)(0x80 | (cp & 0x3f));
-			el = 2;
-		} else {
-			enc[0] = (char)(0xe0 | (cp >> 12));
-			enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			enc[2] = (char)(0x80 | (cp & 0x3f));
-			el = 3;
-		}
-		for (size_t i = 0; i < el && n + 1 < outlen; i++)
-			out[n++] = enc[i];
-	}
-	if (outlen)
-		out[n] = '\0';
-	*pp = p + 1;
-	return 0;
-}
-
-static int json_object(const char *s, const char *want, char *out, size_t outlen)
-{
-	const char *p = s;
-	int n = 0;
-	char key[64], val[8192];
-
-	if (*p++ != '{')
-		return -1;
-	for (;;) {
-		if (json_string(&p, key, sizeof(key)) < 0 || *p++ != ':')
-			return -1;
-		if (*p == '"') {
-			if (json_string(&p, val, sizeof(val)) < 0)
-				return -1;
-		} else {
-			size_t k = 0;
-			if (*p == '-')
-				val[k++] = *p++;
-			if (*p < '0' || *p > '9')
-				return -1;
-			while (*p >= '0' && *p <= '9' && k + 1 < sizeof(val))
-				val[k++] = *p++;
-			val[k] = '\0';
-		}
-		if (want && strcmp(key, want) == 0)
-			snprintf(out, outlen, "%s", val);
-		n++;
-		if (*p == ',') {
-			p++;
-			continue;
-		}
-		if (*p++ != '}' || *p != '\0')
-			return -1;
-		return n;
-	}
-}
-
-static int utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		int n = *p < 0x80             ? 0
-		        : (*p & 0xe0) == 0xc0 ? 1
-		        : (*p & 0xf0) == 0xe0 ? 2
-		        : (*p & 0xf8) == 0xf0 ? 3
-		                              : -1;
-		if (n < 0)
-			return 0;
-		p++;
-		for (int i = 0; i < n; i++, p++)
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-	}
-	return 1;
-}
-
-START_TEST(test_log_parse)
-{
-	ck_assert_int_eq(log_level_parse("error"), MH_LOG_ERROR);
-	ck_assert_int_eq(log_level_parse("warn"), MH_LOG_WARN);
-	ck_assert_int_eq(log_level_parse("info"), MH_LOG_INFO);
-	ck_assert_int_eq(log_level_parse("DEBUG"), MH_LOG_DEBUG);
-	ck_assert_int_eq(log_level_parse("trace"), -1);
-	ck_assert_int_eq(log_format_parse("text"), LOG_FORMAT_TEXT);
-	ck_assert_int_eq(log_format_parse("logfmt"), LOG_FORMAT_LOGFMT);
-	ck_assert_int_eq(log_format_parse("json"), LOG_FORMAT_JSON);
-	ck_assert_int_eq(log_format_parse("xml"), -1);
-	/* Before log_open: info and up. */
-	ck_assert(log_enabled(MH_LOG_INFO));
-	ck_assert(!log_enabled(MH_LOG_DEBUG));
-}
-END_TEST
-
-START_TEST(test_log_text)
-{
-	char *dir = new_dir(), *path = log_path(dir, "text.log");
-	char *buf, *lines[8], re[512];
-	int pid = (int)getpid();
-
-	open_log(path, MH_LOG_INFO, LOG_FORMAT_TEXT);
-	log_set_process("worker", 3);
-	log_write(MH_LOG_INFO, "echo", "hello %d", 42);
-	log_debug("not shown at info");
-	log_write(MH_LOG_DEBUG, NULL, "not shown either");
-	log_set_process("master", -1);
-	log_error("two\nlines\tand \"quotes\"");
-	log_warn("warned");
-	open_log(NULL, MH_LOG_INFO, LOG_FORMAT_TEXT);
-
-	buf = slurp(path);
-	ck_assert_int_eq(split_lines(buf, lines, 8), 3);
-	snprintf(re, sizeof(re), "^" TS_RE " INFO worker\\.3\\[%d\\]: module echo: hello 42$", pid);
-	assert_match(re, lines[0]);
-	snprintf(re, sizeof(re),
-	         "^" TS_RE " ERROR master\\[%d\\]: two\\\\nlines\\\\tand \"quotes\"$", pid);
-	assert_match(re, lines[1]);
-	snprintf(re, sizeof(re), "^" TS_RE " WARN master\\[%d\\]: warned$", pid);
-	assert_match(re, lines[2]);
-	free(buf);
-	free(path);
-	free(dir);
-}
-END_TEST
-
-START_TEST(test_log_logfmt)
-{
-	char *dir = new_dir(), *path = log_path(dir, "logfmt.log");
-	char *buf, *lines[8], re[512];
-	int pid = (int)getpid();
-
-	open_log(path, MH_LOG_DEBUG, LOG_FORMAT_LOGFMT);
-	log_set_process("worker", 1);
-	log_write(MH_LOG_INFO, "echo", "say \"hi\" \\ done\nnext");
-	log_debug("plain");
-	log_write(MH_LOG_WARN, "odd name", "m");
-	open_log(NULL, MH_LOG_INFO, LOG_FORMAT_TEXT);
-
-	buf = slurp(path);
-	ck_assert_int_eq(split_lines(buf, lines, 8), 3);
-	snprintf(re, sizeof(re),
-	         "^ts=" TS_RE " level=info proc=worker\\.1 pid=%d module=echo "
-	         "msg=\"say \\\\\"hi\\\\\" \\\\\\\\ done\\\\nnext\"$",
-	         pid);
-	assert_match(re, lines[0]);
-	snprintf(re, sizeof(re), "^ts=" TS_RE " level=debug proc=worker\\.1 pid=%d msg=\"plain\"$",
-	         pid);
-	assert_match(re, lines[1]);
-	snprintf(re, sizeof(re),
-	         "^ts=" TS_RE " level=warn proc=worker\\.1 pid=%d module=\"odd name\" msg=\"m\"$",
-	         pid);
-	assert_match(re, lines[2]);
-	free(buf);
-	free(path);
-	free(dir);
-}
-END_TEST
-
-START_TEST(test_log_json)
-{
-	char *dir = new_dir(), *path = log_path(dir, "json.log");
-	char *buf, *lines[8], val[8192], pidstr[32];
-	const char *msg = "q\"b\\s/n\nt\tc\x01 caf\xc3\xa9 \xe2\x82\xac";
-
-	open_log(path, MH_LOG_INFO, LOG_FORMAT_JSON);
-	log_set_process("single", -1);
-	log_write(MH_LOG_INFO, "echo", "%s", msg);
-	log_error("bad byte \xff here");
-	open_log(NULL, MH_LOG_INFO, LOG_FORMAT_TEXT);
-
-	buf = slurp(path);
-	ck_assert_int_eq(split_lines(buf, lines, 8), 2);
-	snprintf(pidstr, sizeof(pidstr), "%d", (int)getpid());
-
-	ck_assert_int_eq(json_object(lines[0], "msg", val, sizeof(val)), 6);
-	ck_assert_str_eq(val, msg);
-	json_object(lines[0], "level", val, sizeof(val));
-	ck_assert_str_eq(val, "info");
-	json_object(lines[0], "proc", val, sizeof(val));
-	ck_assert_str_eq(val, "single");
-	json_object(lines[0], "pid", val, sizeof(val));
-	ck_assert_str_eq(val, pidstr);
-	json_object(lines[0], "module", val, sizeof(val));
-	ck_assert_str_eq(val, "echo");
-	json_object(lines[0], "ts", val, sizeof(val));
-	assert_match("^" TS_RE "$", val);
-	/* Field order is fixed: ts, level, proc, pid, module, msg. */
-	assert_match("^\\{\"ts\":\"[^\"]+\",\"level\":\"info\",\"proc\":\"single\",\"pid\":[0-9]+,"
-	             "\"module\":\"echo\",\"msg\":\"",
-	             lines[0]);
-
-	/* No module member without a module; invalid UTF-8 becomes U+FFFD. */
-	ck_assert_int_eq(json_object(lines[1], "msg", val, sizeof(val)), 5);
-	ck_assert_str_eq(val, "bad byte \xef\xbf\xbd here");
-	ck_assert(utf8_valid(lines[1]));
-	free(buf);
-	free(path);
-	free(dir);
-}
-END_TEST
-
-START_TEST(test_log_truncate)
-{
-	char *dir = new_dir(), *path = log_path(dir, "long.log");
-	char *buf, *lines[8], *val = malloc(8192);
-	char *big = malloc(10001), *wide = malloc(3 * 3000 + 1);
-
-	memset(big, 'x', 10000);
-	big[10000] = '\0';
-	for (int i = 0; i < 3000; i++)
-		memcpy(wide + 3 * i, "\xe2\x82\xac", 3); /* the euro sign */
-	wide[9000] = '\0';
-
-	for (int format = LOG_FORMAT_TEXT; format <= LOG_FORMAT_JSON; format++) {
-		open_log(path, MH_LOG_INFO, format);
-		log_write(MH_LOG_INFO, "m", "%s", big);
-		log_write(MH_LOG_INFO, "m", "%s", wide);
-	}
-	open_log(NULL, MH_LOG_INFO, LOG_FORMAT_TEXT);
-	buf = slurp(path);
-	ck_assert_int_eq(split_lines(buf, lines, 8), 6);
-	for (int i = 0; i < 6; i++) {
-		size_t len = strlen(lines[i]);
-		ck_assert_uint_le(len + 1, 4096);
-		ck_assert_uint_gt(len, 3900);
-		ck_assert(utf8_valid(lines[i]));
-	}
-	ck_assert_str_eq(lines[0] + strlen(lines[0]) - 4, "x...");
-	ck_assert_str_eq(lines[2] + strlen(lines[2]) - 5, "x...\"");
-	for (int i = 4; i < 6; i++) {
-		ck_assert_int_eq(json_object(lines[i], "msg", val, 8192), 6);
-		ck_assert_str_eq(val + strlen(val) - 3, "...");
-		ck_assert(utf8_valid(val));
-	}
-	free(val);
-	free(big);
-	free(wide);
-	free(buf);
-	free(path);
-	free(dir);
-}
-END_TEST
-
-START_TEST(test_log_files)
-{
-	char *dir = new_dir(), *path = log_path(dir, "r.log");
-	char *rotated = log_path(dir, "r.log.1");
-	char *buf, err[512];
-	struct stat st;
-
-	umask(022);
-	open_log(path, MH_LOG_INFO, LOG_FORMAT_TEXT);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0640);
-	log_info("first");
-
-	/* A failed open keeps the old target. */
-	ck_assert_int_eq(
-	    log_open("/nonexistent-mh-dir/x.log", MH_LOG_DEBUG, LOG_FORMAT_JSON, err, sizeof(err)),
-	    -1);
-	ck_assert_str_eq(err, "cannot open log file /nonexistent-mh-dir/x.log: No such file or "
-	                      "directory");
-	ck_assert(!log_enabled(MH_LOG_DEBUG));
-	log_info("second");
-
-	/* Rotation: rename, reopen, and new lines go to the new file. */
-	ck_assert_int_eq(rename(path, rotated), 0);
-	ck_assert_int_eq(log_reopen(), 0);
-	log_info("third");
-	open_log("stderr", MH_LOG_INFO, LOG_FORMAT_TEXT);
-	ck_assert_int_eq(log_reopen(), 0); /* stderr: nothing to do */
-
-	buf = slurp(rotated);
-	ck_assert_ptr_nonnull(strstr(buf, ": first\n"));
-	ck_assert_ptr_nonnull(strstr(buf, ": second\n"));
-	ck_assert_ptr_null(strstr(buf, "third"));
-	free(buf);
-	buf = slurp(path);
-	ck_assert_ptr_nonnull(strstr(buf, ": third\n"));
-	ck_assert_ptr_null(strstr(buf, "first"));
-	free(buf);
-
-	/* Appending: reopening keeps what is there. */
-	open_log(path, MH_LOG_INFO, LOG_FORMAT_TEXT);
-	log_info("fourth");
-	open_log(NULL, MH_LOG_INFO, LOG_FORMAT_TEXT);
-	buf = slurp(path);
-	ck_assert_ptr_nonnull(strstr(buf, ": third\n"));
-	ck_assert_ptr_nonnull(strstr(buf, ": fourth\n"));
-	free(buf);
-	free(path);
-	free(rotated);
-	free(dir);
-}
-END_TEST
-
 /* ---- the suite ------------------------------------------------------------------------- */
 
 static Suite *config_suite(void)
@@ -1626,23 +845,8 @@ static Suite *config_suite(void)
 	Suite *s = suite_create("config");
 	TCase *tc;
 
-	tc = tcase_create("values");
-	tcase_add_test(tc, test_duration);
-	tcase_add_test(tc, test_duration_us);
-	tcase_add_test(tc, test_duration_errors);
-	tcase_add_test(tc, test_size);
-	tcase_add_test(tc, test_size_errors);
-	tcase_add_test(tc, test_bool);
-	tcase_add_test(tc, test_int);
-	tcase_add_test(tc, test_list);
-	tcase_add_test(tc, test_env);
-	tcase_add_test(tc, test_path);
-	tcase_add_test(tc, test_address);
-	tcase_add_test(tc, test_address_errors);
-	suite_add_tcase(s, tc);
-
 	tc = tcase_create("load");
-	tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_unchecked_fixture(tc, scratch_case_setup, scratch_case_teardown);
 	tcase_add_test(tc, test_good_config);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_syntax_forms);
@@ -1650,7 +854,7 @@ static Suite *config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
-	tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_unchecked_fixture(tc, scratch_case_setup, scratch_case_teardown);
 	tcase_add_loop_test(tc, test_bad_fixture, 0,
 	                    (int)(sizeof(bad_fixtures) / sizeof(bad_fixtures[0])));
 	tcase_add_test(tc, test_duplicate_section_across_files);
@@ -1661,30 +865,14 @@ static Suite *config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("modconf");
-	tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_unchecked_fixture(tc, scratch_case_setup, scratch_case_teardown);
 	tcase_add_test(tc, test_modconf_values);
 	tcase_add_test(tc, test_modconf_errors);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("log");
-	tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
-	tcase_add_test(tc, test_log_parse);
-	tcase_add_test(tc, test_log_text);
-	tcase_add_test(tc, test_log_logfmt);
-	tcase_add_test(tc, test_log_json);
-	tcase_add_test(tc, test_log_truncate);
-	tcase_add_test(tc, test_log_files);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failures;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failures = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failures ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(config_suite());
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "buf.h"
 #include "conn.h"
 #include "loader.h"
@@ -297,9 +298,5 @@ int main(void)
 	         value);
 	requests[sizeof(requests) / sizeof(requests[0]) - 1] = long_head;
 
-	SRunner *sr = srunner_create(http1_suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(http1_suite());
 }

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "unit.h"
 #include "buf.h"
 #include "conn.h"
 #include "kvstore.h"
@@ -991,9 +992,5 @@ static Suite *resp_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(resp_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(resp_suite());
 }

@@ -71,3 +71,30 @@ char *scratch_write(const char *dir, const char *rel, const char *text)
 	ck_assert_int_eq(fclose(f), 0);
 	return path;
 }
+
+static char *scratch_case_root;
+
+void scratch_case_setup(void)
+{
+	scratch_case_root = scratch_mkdtemp("mhcase");
+	if (!scratch_case_root) {
+		fprintf(stderr, "scratch: cannot make a folder: %s\n", strerror(errno));
+		abort();
+	}
+}
+
+void scratch_case_teardown(void)
+{
+	scratch_remove(scratch_case_root);
+	free(scratch_case_root);
+	scratch_case_root = NULL;
+}
+
+char *scratch_case_dir(void)
+{
+	char *d;
+	ck_assert_ptr_nonnull(scratch_case_root);
+	ck_assert_int_ge(asprintf(&d, "%s/t.XXXXXX", scratch_case_root), 0);
+	ck_assert_msg(mkdtemp(d) != NULL, "mkdtemp %s: %s", d, strerror(errno));
+	return d;
+}

@@ -1,5 +1,5 @@
 /* tests/unit/scratch.h — scratch folders and files for the unit suites that
- * write configuration trees (check_config, check_loader): a fresh folder
+ * write files (check_config, check_log, check_loader): a fresh folder
  * per test case or test, files written into it, and its removal. */
 #ifndef MH_TEST_SCRATCH_H
 #define MH_TEST_SCRATCH_H
@@ -19,5 +19,13 @@ void scratch_remove(const char *path);
  * DIR.  Returns the file's path, malloc'ed (the caller frees it).  Fails
  * the test, naming the file and the error, if it cannot be written. */
 char *scratch_write(const char *dir, const char *rel, const char *text);
+
+/* A scratch root for a whole test case: scratch_case_setup and
+ * scratch_case_teardown are its unchecked fixture (made once, removed
+ * with everything in it), and scratch_case_dir makes a fresh folder in it
+ * for one test (the caller frees the path). */
+void scratch_case_setup(void);
+void scratch_case_teardown(void);
+char *scratch_case_dir(void);
 
 #endif

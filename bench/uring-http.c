@@ -162,7 +162,7 @@ static void uring_on_accept(int res, unsigned flags)
 static void uring_on_recv(struct uring_conn *c, int res)
 {
 	c->receiving = 0;
-	if (res <= 0) {
+	if (res <= 0 || c->closing) {
 		uring_close(c);
 		return;
 	}

@@ -512,9 +512,11 @@ static void worker_loop(void)
 				last_io = now;
 			continue;
 		}
+		seen = worker_io_events;
 		if (loop_pass(EVLOOP_ONCE) < 0)
 			return;
-		last_io = monotonic_us();
+		if (worker_io_events != seen) /* woken by I/O, not by a timer */
+			last_io = monotonic_us();
 	}
 }
 

@@ -15,15 +15,15 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bare.h"
 
 #define ECHO_MAX_FRAME   (1u << 20) /* the lenprefix module's default max_frame */
 #define ECHO_INITIAL_CAP 16384
@@ -109,33 +109,12 @@ static int echo_flush(struct echo_conn *c)
 	return 0;
 }
 
-/* The reply to every request, its Date line rewritten once a second. */
-static char http_reply[160];
-static size_t http_reply_len;
-
-static void http_refresh_reply(void)
-{
-	static time_t cached = -1;
-	time_t now = time(NULL);
-	if (now == cached)
-		return;
-	cached = now;
-	struct tm tm;
-	char date[64];
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	http_reply_len = (size_t)snprintf(http_reply, sizeof(http_reply),
-	                                  "HTTP/1.1 200 OK\r\nDate: %s\r\nContent-Type: text/plain\r\n"
-	                                  "Content-Length: 5\r\n\r\nhello",
-	                                  date);
-}
-
 /* --http: answer every whole request head in buf, drop it, send. */
 static int http_answer(struct echo_conn *c)
 {
-	size_t used = 0;
+	size_t used = 0, http_reply_len;
 	const uint8_t *end;
-	http_refresh_reply();
+	const char *http_reply = bare_http_reply(&http_reply_len);
 	while ((end = memmem(c->buf + used, c->len - used, "\r\n\r\n", 4))) {
 		used = (size_t)(end - c->buf) + 4;
 		if (c->out_len + http_reply_len > c->out_cap) {
@@ -218,26 +197,16 @@ int main(int argc, char **argv)
 		argc--;
 	}
 	int port = argc > 1 ? atoi(argv[1]) : 0;
-	signal(SIGPIPE, SIG_IGN);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-	                         .sin_port = htons((uint16_t)port),
-	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t salen = sizeof(sa);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4096) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0) {
-		perror("epoll-echo: listen");
+	int lfd = bare_listen("epoll-echo", port, SOCK_NONBLOCK, &port);
+	if (lfd < 0)
 		return 1;
-	}
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
 	if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev) < 0) {
 		perror("epoll-echo: epoll");
 		return 1;
 	}
-	printf("epoll-echo listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
+	printf("epoll-echo listening on 127.0.0.1:%d\n", port);
 	fflush(stdout);
 
 	struct epoll_event evs[256];

@@ -13,14 +13,14 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bare.h"
 
 #define URING_BUF 16384
 
@@ -41,26 +41,9 @@ struct uring_conn {
 
 static struct io_uring ring;
 static int listen_fd;
-static char http_reply[160];
+/* The reply to every request, taken once per loop pass (bare.h). */
+static const char *http_reply;
 static size_t http_reply_len;
-
-/* The reply to every request, its Date line rewritten once a second. */
-static void uring_refresh_reply(void)
-{
-	static time_t cached = -1;
-	time_t now = time(NULL);
-	if (now == cached)
-		return;
-	cached = now;
-	struct tm tm;
-	char date[64];
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	http_reply_len = (size_t)snprintf(http_reply, sizeof(http_reply),
-	                                  "HTTP/1.1 200 OK\r\nDate: %s\r\nContent-Type: text/plain\r\n"
-	                                  "Content-Length: 5\r\n\r\nhello",
-	                                  date);
-}
 
 /* A submission slot; when the queue is full, what is in it goes first. */
 static struct io_uring_sqe *uring_sqe(void)
@@ -190,19 +173,9 @@ static void uring_on_send(struct uring_conn *c, int res)
 int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 0;
-	signal(SIGPIPE, SIG_IGN);
-	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int one = 1;
-	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-	                         .sin_port = htons((uint16_t)port),
-	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t salen = sizeof(sa);
-	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(listen_fd, 4096) < 0 || getsockname(listen_fd, (struct sockaddr *)&sa, &salen) < 0) {
-		perror("uring-http: listen");
+	listen_fd = bare_listen("uring-http", port, 0, &port);
+	if (listen_fd < 0)
 		return 1;
-	}
 	struct io_uring_params params = {.flags = IORING_SETUP_SINGLE_ISSUER |
 	                                          IORING_SETUP_DEFER_TASKRUN};
 	int r = io_uring_queue_init_params(4096, &ring, &params);
@@ -210,9 +183,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uring-http: io_uring: %s\n", strerror(-r));
 		return 1;
 	}
-	uring_refresh_reply();
+	http_reply = bare_http_reply(&http_reply_len);
 	uring_arm_accept();
-	printf("uring-http listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
+	printf("uring-http listening on 127.0.0.1:%d\n", port);
 	fflush(stdout);
 
 	for (;;) {
@@ -221,7 +194,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "uring-http: io_uring_enter: %s\n", strerror(-r));
 			return 1;
 		}
-		uring_refresh_reply();
+		http_reply = bare_http_reply(&http_reply_len);
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
 		io_uring_for_each_cqe(&ring, head, cqe)

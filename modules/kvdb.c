@@ -34,15 +34,24 @@ static int64_t kvdb_unix_ms(void)
 
 static const char kvdb_err_oom[] = "OOM command not allowed when used memory > 'maxmemory'.";
 
+/* Lock the store and find the item named by the command's first
+ * argument (NULL: none, or expired); the caller unlocks.  touch marks it
+ * used for LRU eviction. */
+static kvstore_item *kvdb_find_first(struct kvresp_cmd *c, int64_t *now, int touch)
+{
+	size_t klen;
+	const char *key = kvresp_arg(c, 0, &klen);
+	kv_lock(c->inst);
+	return kvstore_find(c->s, key, klen, now, touch);
+}
+
 /* ---- string commands -------------------------------------------------------------- */
 
 void kvdb_cmd_get(struct kvresp_cmd *c)
 {
 	int64_t now = 0;
-	size_t klen, vlen;
-	const char *key = kvresp_arg(c, 0, &klen);
-	kv_lock(c->inst);
-	kvstore_item *it = kvstore_find(c->s, key, klen, &now, 1);
+	size_t vlen;
+	kvstore_item *it = kvdb_find_first(c, &now, 1);
 	if (it) {
 		const uint8_t *v = kvstore_value(it, &vlen);
 		kvresp_bulk(c->o, v, vlen);
@@ -332,11 +341,8 @@ void kvdb_cmd_expire(struct kvresp_cmd *c)
 /* TTL and PTTL: -2 no key, -1 no expiry, else the time left. */
 void kvdb_cmd_ttl(struct kvresp_cmd *c)
 {
-	size_t klen;
-	const char *key = kvresp_arg(c, 0, &klen);
 	int64_t now = 0, r;
-	kv_lock(c->inst);
-	kvstore_item *it = kvstore_find(c->s, key, klen, &now, 0);
+	kvstore_item *it = kvdb_find_first(c, &now, 0);
 	int64_t at = it ? kvstore_expire(it) : 0;
 	kvstore_unlock(c->s);
 	if (!it)
@@ -353,10 +359,7 @@ void kvdb_cmd_ttl(struct kvresp_cmd *c)
 void kvdb_cmd_persist(struct kvresp_cmd *c)
 {
 	int64_t now = 0;
-	size_t klen;
-	const char *key = kvresp_arg(c, 0, &klen);
-	kv_lock(c->inst);
-	kvstore_item *it = kvstore_find(c->s, key, klen, &now, 0);
+	kvstore_item *it = kvdb_find_first(c, &now, 0);
 	int had = it && kvstore_expire(it);
 	if (had)
 		kvstore_set_expire(c->s, it, 0);
@@ -367,10 +370,7 @@ void kvdb_cmd_persist(struct kvresp_cmd *c)
 void kvdb_cmd_type(struct kvresp_cmd *c)
 {
 	int64_t now = 0;
-	size_t klen;
-	const char *key = kvresp_arg(c, 0, &klen);
-	kv_lock(c->inst);
-	kvstore_item *it = kvstore_find(c->s, key, klen, &now, 0);
+	kvstore_item *it = kvdb_find_first(c, &now, 0);
 	kvstore_unlock(c->s);
 	kvresp_str(c->o, it ? "+string\r\n" : "+none\r\n");
 }

@@ -98,6 +98,27 @@ static ssize_t bench_conn_send(struct bench_conn *c, const uint8_t *buf, size_t 
 	return -1;
 }
 
+void bench_conn_release(struct bench_conn *c)
+{
+	if (c->rev)
+		event_free(c->rev);
+	if (c->wev)
+		event_free(c->wev);
+	if (c->hev)
+		event_free(c->hev);
+	c->rev = c->wev = c->hev = NULL;
+	if (c->tls)
+		gnutls_deinit(c->tls);
+	c->tls = NULL;
+	if (c->fd > 0)
+		close(c->fd);
+	c->fd = -1;
+	bytes_release(&c->in);
+	bytes_release(&c->out);
+	free(c->ring);
+	c->ring = NULL;
+}
+
 /* Close c for good, counting its outstanding measured requests as lost. */
 static void bench_conn_kill(struct bench_conn *c)
 {
@@ -115,22 +136,7 @@ static void bench_conn_kill(struct bench_conn *c)
 		}
 	}
 	c->n_total = c->n_sent = 0;
-	if (c->rev)
-		event_free(c->rev);
-	if (c->wev)
-		event_free(c->wev);
-	if (c->hev)
-		event_free(c->hev);
-	c->rev = c->wev = c->hev = NULL;
-	if (c->tls)
-		gnutls_deinit(c->tls);
-	c->tls = NULL;
-	close(c->fd);
-	c->fd = -1;
-	bytes_release(&c->in);
-	bytes_release(&c->out);
-	free(c->ring);
-	c->ring = NULL;
+	bench_conn_release(c);
 	if (was_connected)
 		b->alive--;
 	if (b->started && b->alive == 0)

@@ -510,22 +510,8 @@ int main(int argc, char **argv)
 		    b.st.mismatches + b.st.lost + b.st.unanswered + b.st.protocol_errors;
 		rc = errors || b.st.connect_errors || b.st.ok == 0 ? 1 : 0;
 	}
-	for (unsigned i = 0; i < b.n_conns; i++) {
-		struct bench_conn *c = &b.conns[i];
-		if (c->rev)
-			event_free(c->rev);
-		if (c->wev)
-			event_free(c->wev);
-		if (c->hev)
-			event_free(c->hev);
-		if (c->tls)
-			gnutls_deinit(c->tls);
-		if (c->fd > 0)
-			close(c->fd);
-		bytes_release(&c->in);
-		bytes_release(&c->out);
-		free(c->ring);
-	}
+	for (unsigned i = 0; i < b.n_conns; i++)
+		bench_conn_release(&b.conns[i]);
 	event_free(b.phase_ev);
 	event_free(b.drain_ev);
 	event_free(b.sched_ev);

@@ -117,6 +117,10 @@ void bench_conn_start_connects(struct bench *b);
  * a measured one is counted, and issuing stops at --requests.  Returns its
  * ring entry; exits when out of memory. */
 struct bench_req *bench_conn_issue(struct bench_conn *c, uint64_t start_ns, bool measured);
+/* Free what c holds: its events, TLS session, socket, buffers and ring.
+ * Safe on a connection never opened (calloc'ed: fd 0 is not its own) and
+ * on one already released. */
+void bench_conn_release(struct bench_conn *c);
 /* Encode the request of entry r into c's output: 0, or -1 out of memory. */
 int bench_conn_encode(struct bench_conn *c, const struct bench_req *r);
 /* Put requests on the wire up to the pipeline depth (see bench-conn.c). */

@@ -120,14 +120,9 @@ start_epoll() {
 
 # bench/uring-http: the same floor over io_uring (built with liburing).
 start_uring() {
-	local out=$LIB_TMP/uring-http.out line
-	: >"$out"
-	$(lib_pin "$SERVER_CPU") "$URING_HTTP" 0 >"$out" 2>&1 &
-	PID_uring=$!
-	LIB_PIDS="$LIB_PIDS $PID_uring"
-	line=$(lib_wait_line "$out" "listening on 127\.0\.0\.1:[0-9]+" 10 "$PID_uring") ||
-		{ cat "$out" >&2; lib_die "uring-http did not start"; }
-	PORT_uring=${line##*:}
+	lib_start_bare "$SERVER_CPU" "$URING_HTTP"
+	PID_uring=$LIB_PID
+	PORT_uring=$LIB_PORT
 }
 
 RUN=""

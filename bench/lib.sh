@@ -149,17 +149,26 @@ lib_start_modhost() {
 	[ -n "$LIB_WORKER" ] || LIB_WORKER=$LIB_PID
 }
 
-# Start bench/epoll-echo pinned to CPU, with MODE (e.g. --http) if given.
-# Sets LIB_PID and LIB_PORT.
-lib_start_epoll_echo() {
-	local cpu=$1 mode=${2:-} out=$LIB_TMP/epoll-echo.out line
+# Start one of the bare servers (bench/epoll-echo, bench/uring-http) BIN
+# pinned to CPU, with ARGS before its port (0: any free one); it prints
+# "NAME listening on 127.0.0.1:PORT".  Sets LIB_PID and LIB_PORT.
+lib_start_bare() {
+	local cpu=$1 bin=$2 name out line
+	shift 2
+	name=${bin##*/}
+	out=$LIB_TMP/$name.out
 	: >"$out"
-	$(lib_pin "$cpu") "$EPOLL_ECHO" $mode 0 >"$out" 2>&1 &
+	$(lib_pin "$cpu") "$bin" "$@" 0 >"$out" 2>&1 &
 	LIB_PID=$!
 	LIB_PIDS="$LIB_PIDS $LIB_PID"
 	line=$(lib_wait_line "$out" "listening on 127\.0\.0\.1:[0-9]+" 10 "$LIB_PID") ||
-		lib_die "epoll-echo did not start"
+		{ cat "$out" >&2; lib_die "$name did not start"; }
 	LIB_PORT=${line##*:}
+}
+
+# Start bench/epoll-echo pinned to CPU, with MODE (e.g. --http) if given.
+lib_start_epoll_echo() {
+	lib_start_bare "$1" "$EPOLL_ECHO" ${2:+"$2"}
 }
 
 # The child pids of PID, space-separated.

@@ -59,6 +59,7 @@ static const struct config_key config_server_keys[] = {
     {"shutdown_timeout", CT_DURATION, SRV(shutdown_timeout_ms), 0, 0, 0},
     {"max_connections", CT_U64, SRV(max_connections), 0, 1, 1 << 24},
     {"busy_poll", CT_DURATION_US, SRV(busy_poll_us), 0, 0, 1000000},
+    {"busy_poll_nap", CT_DURATION_US, SRV(busy_poll_nap_us), 0, 0, 1000000},
     {"module_path", CT_PATH, SRV(module_path), 0, 0, 0},
     {"pid_file", CT_PATH, SRV(pid_file), 0, 0, 0},
     {"user", CT_STRING, SRV(user), 0, 0, 0},
@@ -267,6 +268,19 @@ static int config_build_server(struct cfgfile_ctx *ctx)
 	s->max_connections = 10000;
 	if (sec && config_apply(ctx, sec, config_server_keys, s) < 0)
 		return -1;
+	if (s->busy_poll_nap_us > s->busy_poll_us) {
+		const struct cfg_entry *nap = cfgfile_entry(sec, "busy_poll_nap");
+		const struct cfg_entry *poll = cfgfile_entry(sec, "busy_poll");
+		if (!s->busy_poll_us)
+			cfgfile_error(ctx, nap->file, nap->line,
+			              "bad value for 'busy_poll_nap': it naps between the polls of "
+			              "busy_poll, which is off");
+		else
+			cfgfile_error(ctx, nap->file, nap->line,
+			              "bad value for 'busy_poll_nap': '%s' is longer than busy_poll (%s)",
+			              nap->value, poll->value);
+		return -1;
+	}
 	if (!s->module_path) {
 		s->module_path = strdup(env && *env ? env : MH_MODULE_DIR);
 		if (!s->module_path)

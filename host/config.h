@@ -34,6 +34,7 @@ struct server_settings {
 	uint64_t shutdown_timeout_ms; /* drain limit on stop and reload; default 30s */
 	uint64_t max_connections;     /* the whole host, all listeners; default 10000 */
 	uint64_t busy_poll_us;        /* a worker polls this long after I/O before sleeping; 0 = off */
+	uint64_t busy_poll_nap_us;    /* and naps this long between polls; 0 = polls back to back */
 	char *module_path;            /* folder of module .so files; default MODULEDIR */
 	char *pid_file;               /* NULL = none */
 	char *user, *group;           /* NULL = keep */

@@ -475,6 +475,36 @@ START_TEST(test_busy_poll_keeps_the_worker_awake_between_requests)
 }
 END_TEST
 
+START_TEST(test_busy_poll_nap_naps_instead_of_spinning)
+{
+	/* With busy_poll_nap, a worker inside its busy_poll budget naps
+	 * between polls: through a pause in traffic it sleeps again and again
+	 * (blocked in epoll_wait it would sleep once) and uses little CPU
+	 * (polling back to back it would use all of it). */
+	struct harness_daemon *d =
+	    harness_start_ready("[server]\nworkers = 1\nshutdown_timeout = 5s\nbusy_poll = 1s\n"
+	                        "busy_poll_nap = 5ms\n[log]\nlevel = info\nformat = text\n" CONF_ECHO);
+	pid_t worker = only_worker(d);
+	int fd = harness_connect_ok(harness_port(d, "frames"));
+	int r = harness_echo_frame(fd, "before", 6, IO_MS);
+	harness_assert(r == HARNESS_OK, "echo before the pause: %s", harness_io_name(r));
+
+	long s0 = harness_sleeps(worker), t0 = harness_cpu_ticks(worker);
+	poll(NULL, 0, 300);
+	long s1 = harness_sleeps(worker), t1 = harness_cpu_ticks(worker);
+	long hz = sysconf(_SC_CLK_TCK);
+	harness_assert(s0 >= 0 && s1 - s0 >= 10,
+	               "in a 300 ms pause inside the budget the worker slept %ld times", s1 - s0);
+	harness_assert(t0 >= 0 && t1 - t0 < hz / 10,
+	               "the napping worker used %ld of %ld ticks per second in 300 ms", t1 - t0, hz);
+
+	/* A message sent during a nap is answered when it ends. */
+	r = harness_echo_frame(fd, "after", 5, IO_MS);
+	harness_assert(r == HARNESS_OK, "echo after the pause: %s", harness_io_name(r));
+	close(fd);
+}
+END_TEST
+
 static Suite *echo_suite(void)
 {
 	Suite *s = suite_create("echo");
@@ -503,6 +533,7 @@ static Suite *echo_suite(void)
 	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_busy_poll_keeps_the_worker_awake_between_requests);
+	tcase_add_test(tc, test_busy_poll_nap_naps_instead_of_spinning);
 	suite_add_tcase(s, tc);
 	return s;
 }

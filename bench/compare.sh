@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/compare.sh — the whole comparison in one run: each per-feature
 # script that exists (echo-bench, http-bench, resp-bench — by default and
-# again with busy_poll = 200us —, tls-bench, idle-conns), then 19,000
+# again with busy_poll = 200us and busy_poll_nap = 20us —, tls-bench,
+# idle-conns), then 19,000
 # concurrent connections on one worker, then one
 # table of the speed targets of issue 5 with the medians, the ratios and
 # the server CPU time per request (from /proc/PID/stat) behind each.
@@ -132,7 +133,7 @@ for p in $parts; do
 	echo) run_script echo echo-bench.sh ;;
 	http) run_script http http-bench.sh ;;
 	resp) run_script resp resp-bench.sh ;;
-	resp-busy) BUSY_POLL=200us run_script resp-busy resp-bench.sh ;;
+	resp-busy) BUSY_POLL=200us BUSY_POLL_NAP=20us run_script resp-busy resp-bench.sh ;;
 	tls) run_script tls tls-bench.sh ;;
 	idle) run_script idle idle-conns.sh ;;
 	conns19k) conns19k ;;
@@ -211,7 +212,7 @@ pair() {
 	for f in "$OUT/resp.txt" "$OUT/resp-busy.txt"; do
 		[ -f "$f" ] || continue
 		how=""
-		[ "${f##*/}" = resp-busy.txt ] && how=" busy"
+		[ "${f##*/}" = resp-busy.txt ] && how=" busy_poll 200us/20us"
 		medians "$f" | awk 'NR > 1 {print $1, $2}' | while read -r t d; do
 			r=$(cell "$f" "$t" "$d" ratio 1)
 			row "RESP $t $d$how, ops/s vs Redis" \

@@ -12,6 +12,7 @@
 #
 # usage: bench/http-bench.sh            (from a build folder, or BUILD=DIR)
 # env:   ROUNDS=5 SECS=5 WARMUP=1 CONNS=50 DEPTHS="1 16" SERVERS="modhost nginx haproxy epoll uring"
+#        BUSY_POLL=0 BUSY_POLL_NAP=0 (modhost's [server] settings of those names)
 # Exits 1 if any run saw a socket error or a non-2xx response.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -22,6 +23,8 @@ WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-50}
 DEPTHS=${DEPTHS:-1 16}
 SERVERS=${SERVERS:-modhost nginx haproxy epoll uring}
+BUSY_POLL=${BUSY_POLL:-0}
+BUSY_POLL_NAP=${BUSY_POLL_NAP:-0}
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -38,7 +41,8 @@ command -v wrk >/dev/null 2>&1 || lib_die "wrk is not installed (apt-get install
 start_modhost() {
 	local dir=$LIB_TMP/modhost
 	mkdir -p "$dir/conf.d"
-	printf '[server]\nworkers = 1\nshutdown_timeout = 2s\n[log]\nlevel = warn\n' >"$dir/modhost.ini"
+	printf '[server]\nworkers = 1\nshutdown_timeout = 2s\nbusy_poll = %s\nbusy_poll_nap = %s\n[log]\nlevel = warn\n' \
+		"$BUSY_POLL" "$BUSY_POLL_NAP" >"$dir/modhost.ini"
 	cat >"$dir/conf.d/bench.ini" <<-EOF
 	[module http1]
 	[module fixed]
@@ -162,7 +166,7 @@ EOF
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
 echo "# build $BUILD; $(nginx -v 2>&1 | tr -d '\n')$(command -v haproxy >/dev/null && echo ", $(haproxy -v | head -1 | cut -d' ' -f1-3)"); wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
-echo "# servers: $RUN; one worker each on CPU $SERVER_CPU; wrk -t1 -c$CONNS on CPU $CLIENT_CPU"
+echo "# servers: $RUN; one worker each on CPU $SERVER_CPU; wrk -t1 -c$CONNS on CPU $CLIENT_CPU; modhost busy_poll = $BUSY_POLL, busy_poll_nap = $BUSY_POLL_NAP"
 echo "# $ROUNDS rounds x ${SECS}s (+${WARMUP}s warmup per server), GET / -> 200 \"hello\", depths: $DEPTHS"
 printf '%-5s %-8s %5s %12s %10s %9s %9s %6s\n' round server depth req/s cpu_ms/1k p50_us p99_us errors
 

@@ -11,6 +11,7 @@
 #        WORKERS=1 (modhost workers; 0 = serve in the master process)
 #        KEYSPACE=0 (-r N: N random keys; 0 = redis-benchmark's one key)
 #        BUSY_POLL=0 (modhost's [server] busy_poll, e.g. 200us; 0 = off)
+#        BUSY_POLL_NAP=0 (its busy_poll_nap, e.g. 20us; 0 = poll back to back)
 # Needs redis-server and redis-benchmark (Debian: redis-server, redis-tools).
 # Exits 1 if any run failed or redis-benchmark reported an error.
 set -u
@@ -25,6 +26,7 @@ N16=${N16:-4000000}
 WORKERS=${WORKERS:-1}
 KEYSPACE=${KEYSPACE:-0}
 BUSY_POLL=${BUSY_POLL:-0}
+BUSY_POLL_NAP=${BUSY_POLL_NAP:-0}
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -41,8 +43,8 @@ done
 # no: kv reads the arguments), with room for a large key space.
 dir=$LIB_TMP/modhost
 mkdir -p "$dir/conf.d"
-printf '[server]\nworkers = %s\nshutdown_timeout = 2s\nbusy_poll = %s\n[log]\nlevel = info\n' \
-	"$WORKERS" "$BUSY_POLL" >"$dir/modhost.ini"
+printf '[server]\nworkers = %s\nshutdown_timeout = 2s\nbusy_poll = %s\nbusy_poll_nap = %s\n[log]\nlevel = info\n' \
+	"$WORKERS" "$BUSY_POLL" "$BUSY_POLL_NAP" >"$dir/modhost.ini"
 printf '[module resp]\nargs_body = no\n' >"$dir/conf.d/30-resp.ini"
 printf '[module kv]\nmax_memory = 256MiB\n' >"$dir/conf.d/30-kv.ini"
 printf '[listener bench]\nlisten = 127.0.0.1:0\ncodec = resp\nhandler = kv\nidle_timeout = 10m\n' \
@@ -60,7 +62,7 @@ LIB_PIDS="$LIB_PIDS $RD_PID"
 lib_wait_listen "$RD_PORT" 10 || lib_die "redis-server did not start"
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
-echo "# build $BUILD; modhostd workers = $WORKERS, busy_poll = $BUSY_POLL; $("$REDIS_SERVER" --version | cut -d' ' -f1-3)"
+echo "# build $BUILD; modhostd workers = $WORKERS, busy_poll = $BUSY_POLL, busy_poll_nap = $BUSY_POLL_NAP; $("$REDIS_SERVER" --version | cut -d' ' -f1-3)"
 echo "# server on CPU $SERVER_CPU, redis-benchmark on CPU $CLIENT_CPU; $ROUNDS rounds, -c $CONNS, -r $KEYSPACE, depths: $DEPTHS, tests: $TESTS"
 printf '%-5s %-8s %-10s %5s %12s %10s %6s\n' round server test depth ops/s cpu_ns/op errors
 

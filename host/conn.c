@@ -35,6 +35,13 @@
 
 static uint64_t conn_next_id;
 
+/* Edge-triggered readiness for c: its transport reads the socket dry
+ * (plain) and the worker's event backend can (epoll). */
+static int conn_edge_triggered(const struct mh_conn *c)
+{
+	return c->transport->edge_triggered && worker_edge_triggered();
+}
+
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_update(struct mh_conn *c);
 static void conn_free(struct mh_conn *c);
@@ -181,6 +188,7 @@ void conn_drain(struct mh_conn *c)
 static void conn_free(struct mh_conn *c)
 {
 	event_del(&c->ev);
+	worker_forget_read(c);
 	while (c->inflight_head) {
 		struct mh_msg *req = c->inflight_head;
 		c->inflight_head = req->next;
@@ -401,6 +409,7 @@ static void conn_on_readable(struct mh_conn *c)
 		return;
 	}
 	size_t n = 0;
+	c->flags &= ~CONN_READ_MORE;
 	int r = c->transport->read(c, CONN_READ_CHUNK, &n);
 	if (r == TRANSPORT_ERROR) {
 		conn_abort(c, strerror(errno));
@@ -417,6 +426,14 @@ static void conn_on_readable(struct mh_conn *c)
 	if (n == 0)
 		return;
 	conn_decode(c);
+	/* Edge-triggered, the socket may hold what no edge will announce:
+	 * more input after a read that filled its chunk; the end of file
+	 * after the peer's FIN; and a reset that came with the last bytes
+	 * (libevent does not tell it apart from input), which matters while
+	 * a message is incomplete, as nothing else would end the wait. */
+	if (conn_edge_triggered(c) &&
+	    (n == CONN_READ_CHUNK || (c->flags & CONN_PEER_HUP) || buf_length(c->in) > 0))
+		c->flags |= CONN_READ_MORE;
 	conn_encode_ready(c);
 	conn_write_now(c);
 }
@@ -503,6 +520,8 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 	struct mh_conn *c = arg;
 	worker_io_events++;
 	c->flags |= CONN_IN_CALLBACK;
+	if (what & EV_CLOSED)
+		c->flags |= CONN_PEER_HUP;
 	if (c->flags & CONN_LINGERING) {
 		conn_on_lingering(c, what);
 	} else if (what & EV_TIMEOUT) {
@@ -528,8 +547,16 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 static void conn_arm(struct mh_conn *c, short want, const struct timeval *tv)
 {
 	if (want != c->events) {
+		/* Edge-triggered where the transport allows: a socket is then
+		 * not reported again after a read that drained it.  Changing
+		 * want re-registers the socket, and the kernel then reports
+		 * input that is already there (so resuming reads misses none).
+		 * EV_CLOSED tells a FIN that came with the last data apart. */
+		short et = 0;
+		if (conn_edge_triggered(c))
+			et = (want & EV_READ) ? EV_ET | EV_CLOSED : EV_ET;
 		event_del(&c->ev);
-		event_assign(&c->ev, worker_base(), c->fd, want | EV_PERSIST, conn_event_cb, c);
+		event_assign(&c->ev, worker_base(), c->fd, want | EV_PERSIST | et, conn_event_cb, c);
 		c->events = want;
 	}
 	if (want)
@@ -640,7 +667,14 @@ static void conn_update(struct mh_conn *c)
 		tv = sl->idle_tv;
 	}
 	conn_arm(c, want, tv);
-	/* Plaintext the transport already holds: no readiness will tell. */
-	if ((want & EV_READ) && c->transport->pending && c->transport->pending(c) > 0)
+	/* Input no readiness will announce: plaintext the transport already
+	 * holds (read at once), or, edge-triggered, what the last read may
+	 * have left in the socket (read in the next pass, after the others
+	 * ready then). */
+	if (!(want & EV_READ))
+		return;
+	if (c->transport->pending && c->transport->pending(c) > 0)
 		event_active(&c->ev, EV_READ, 0);
+	else if (c->flags & CONN_READ_MORE)
+		worker_read_later(c);
 }

@@ -36,6 +36,9 @@ enum conn_flag {
 	CONN_SERVED = 1u << 9,        /* at least one reply went out */
 	CONN_HANDSHAKE = 1u << 10,    /* the transport's handshake runs; no codec yet */
 	CONN_LINGERING = 1u << 11,    /* sent FIN; reading what the peer still sends */
+	CONN_READ_MORE = 1u << 12,    /* edge-triggered: the socket may hold unannounced input */
+	CONN_READ_QUEUED = 1u << 13,  /* on the worker's read-again list */
+	CONN_PEER_HUP = 1u << 14,     /* epoll saw the peer's FIN (EV_CLOSED): read to EOF */
 };
 
 struct mh_conn {
@@ -54,6 +57,7 @@ struct mh_conn {
 	struct mh_msg *inflight_head, *inflight_tail;
 	struct mh_conn *prev, *next; /* the worker's list */
 	struct mh_conn *reap_next;
+	struct mh_conn *read_next; /* the worker's read-again list */
 	uint64_t id;
 	uint64_t bytes_in, bytes_out; /* on the wire (after TLS) */
 	uint64_t counted_in, counted_out; /* of those, already in the metrics */

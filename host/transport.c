@@ -69,6 +69,7 @@ static void plain_shutdown(struct mh_conn *c)
 const struct transport_ops transport_plain = {
 	.name = "plain",
 	.read = plain_read,
+	.edge_triggered = 1, /* plain_read asks the socket for max bytes */
 	.write = plain_write,
 	.shutdown = plain_shutdown,
 };

@@ -20,6 +20,9 @@ struct transport_ops {
 	const char *name;
 	/* Read at most max bytes into c->in.  *n is set to the bytes added. */
 	int (*read)(struct mh_conn *c, size_t max, size_t *n);
+	/* Non-zero when read adds fewer than max bytes only once the socket
+	 * is drained: the conn may then wait for edge-triggered readiness. */
+	int edge_triggered;
 	/* Write as much of c->out as the socket takes. */
 	int (*write)(struct mh_conn *c);
 	/* Start an orderly close of the sending side. */

@@ -58,6 +58,8 @@ struct worker {
 	uint64_t n_conns;
 	struct mh_conn *reap_head;
 	struct event *ev_reap;
+	struct mh_conn *read_again; /* worker_read_later */
+	int edge_triggered;         /* the event backend has EV_ET and EV_CLOSED */
 	struct event *ev_signals[5];
 	struct event *ev_shutdown;
 	struct event *ev_accept_retry;
@@ -73,6 +75,11 @@ static void retire_finished(void);
 struct event_base *worker_base(void)
 {
 	return self ? self->base : NULL;
+}
+
+int worker_edge_triggered(void)
+{
+	return self && self->edge_triggered;
 }
 
 int worker_id(void)
@@ -229,6 +236,44 @@ void worker_reap_later(struct mh_conn *c)
 	c->reap_next = self->reap_head;
 	self->reap_head = c;
 	event_active(self->ev_reap, EV_READ, 0);
+}
+
+void worker_read_later(struct mh_conn *c)
+{
+	if (c->flags & CONN_READ_QUEUED)
+		return;
+	c->flags |= CONN_READ_QUEUED;
+	c->read_next = self->read_again;
+	self->read_again = c;
+}
+
+void worker_forget_read(struct mh_conn *c)
+{
+	if (!(c->flags & CONN_READ_QUEUED))
+		return;
+	for (struct mh_conn **p = &self->read_again; *p; p = &(*p)->read_next) {
+		if (*p == c) {
+			*p = c->read_next;
+			break;
+		}
+	}
+	c->flags &= ~CONN_READ_QUEUED;
+}
+
+/* Between two loop passes: make the read-again list's connections active,
+ * so the next pass reads them (without blocking) along with whatever
+ * epoll reports.  Each gets one chunk per pass, like any other. */
+static void activate_reads(void)
+{
+	struct mh_conn *c = self->read_again;
+	self->read_again = NULL;
+	while (c) {
+		struct mh_conn *next = c->read_next;
+		c->flags &= ~CONN_READ_QUEUED;
+		if (!(c->flags & CONN_REAP) && (c->events & EV_READ)) /* still reading */
+			event_active(&c->ev, EV_READ, 0);
+		c = next;
+	}
 }
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -487,6 +532,7 @@ static int loop_pass(int flags)
 {
 	if (event_base_loop(self->base, flags) != 0)
 		return -1;
+	activate_reads();
 	return event_base_got_break(self->base) || event_base_got_exit(self->base) ? -1 : 0;
 }
 
@@ -571,6 +617,8 @@ int worker_run(struct generation **genp, int id, worker_reload_fn reload)
 		log_error("cannot create the event loop");
 		return 1;
 	}
+	int edge = EV_FEATURE_ET | EV_FEATURE_EARLY_CLOSE;
+	w.edge_triggered = (event_base_get_features(w.base) & edge) == edge;
 	w.ev_reap = event_new(w.base, -1, 0, reap_cb, NULL);
 	w.ev_accept_retry = evtimer_new(w.base, accept_retry_cb, NULL);
 	w.ev_limit_retry = evtimer_new(w.base, limit_retry_cb, NULL);

@@ -60,6 +60,9 @@ typedef int (*worker_reload_fn)(struct generation *cur, struct generation **next
 int worker_run(struct generation **gen, int id, worker_reload_fn reload);
 
 struct event_base *worker_base(void);
+/* Whether connections may wait for edge-triggered readiness: the event
+ * backend (epoll) reports edges and the peer's FIN (EV_ET, EV_CLOSED). */
+int worker_edge_triggered(void);
 /* Bumped by every socket callback (connections, accepts, outbound); busy
  * polling watches it to tell a loop pass that did I/O from an idle one. */
 extern unsigned long worker_io_events;
@@ -69,6 +72,11 @@ void worker_conn_added(struct mh_conn *c);
 void worker_conn_removed(struct mh_conn *c);
 /* Queue c to be freed from the loop, outside any of its callbacks. */
 void worker_reap_later(struct mh_conn *c);
+/* Read c again in the next loop pass: its socket may hold input that no
+ * edge-triggered readiness will announce.  worker_forget_read takes it off
+ * that list (when it is freed). */
+void worker_read_later(struct mh_conn *c);
+void worker_forget_read(struct mh_conn *c);
 /* The worker stopped accepting because of max_connections; resume when a
  * connection closes. */
 int worker_draining(void);

@@ -1,0 +1,459 @@
+/* tests/unit/check_kv.c — the kv handler, loaded from the built .so with
+ * the host's own loader and driven through the host function table
+ * without sockets: strings and counters, expiry without waiting, the
+ * server commands and their errors, the memory cap and LRU eviction; and
+ * the store itself (modules/kvstore.c, linked in): its lock taken over
+ * from a dead holder, reattachment, and the table growing while serving.
+ *
+ * The environment is tests/unit/modenv.c, as in check_resp.c. */
+#include "build-config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "buf.h"
+#include "conn.h"
+#include "kvstore.h"
+#include "loader.h"
+#include "modenv.h"
+#include "msg.h"
+
+/* ---- the kv handler, driven directly ----------------------------------------------- */
+
+/* Run one command ("SET|k|v" — '|' separates the words) through the kv
+ * handler in RESP version proto; returns the reply's wire text in a
+ * static buffer.  *rc gets the handler's result when not NULL. */
+static const char *kv_run_v(struct modenv *e, int proto, const char *cmdline, int *rc)
+{
+	static char text[65536];
+	struct mh_msg *req = msg_new(e->conn), *reply = msg_new(e->conn);
+	ck_assert_ptr_nonnull(req);
+	ck_assert_ptr_nonnull(reply);
+	req->reply = reply;
+	reply->request = req;
+	char version = (char)('0' + proto);
+	msg_field_set(req, MH_FIELD_PROTOCOL, "resp", 4);
+	msg_field_set(req, MH_FIELD_VERSION, &version, 1);
+	const char *p = cmdline;
+	for (int i = 0;; i++) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (i == 0)
+			msg_field_set(req, MH_FIELD_COMMAND, p, len);
+		else
+			msg_arg_add(req, p, len);
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	int r = e->inst.desc->handler->handle(&e->inst, (mh_msg *)req, (mh_msg *)reply);
+	if (rc)
+		*rc = r;
+	else
+		ck_assert_int_eq(r, MH_HANDLE_DONE);
+	ck_assert_int_eq(reply->form, MH_REPLY_RAW);
+	size_t n = buf_peek(msg_body(reply), text, sizeof(text) - 1);
+	text[n] = '\0';
+	msg_free(req);
+	return text;
+}
+
+static const char *kv_run(struct modenv *e, const char *cmdline)
+{
+	return kv_run_v(e, 2, cmdline, NULL);
+}
+
+#define KV_EXPECT(e, cmd, want) ck_assert_str_eq(kv_run(e, cmd), want)
+
+START_TEST(kv_strings_and_counters)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-strings", NULL);
+	KV_EXPECT(&e, "GET|a", "$-1\r\n");
+	KV_EXPECT(&e, "SET|a|hello", "+OK\r\n");
+	KV_EXPECT(&e, "GET|a", "$5\r\nhello\r\n");
+	KV_EXPECT(&e, "SET|a|x|NX", "$-1\r\n");
+	KV_EXPECT(&e, "SET|b|x|XX", "$-1\r\n");
+	KV_EXPECT(&e, "SET|a|bye|XX|GET", "$5\r\nhello\r\n");
+	KV_EXPECT(&e, "SET|a|b|NX|XX", "-ERR syntax error\r\n");
+	KV_EXPECT(&e, "SET|a|b|EX|0", "-ERR invalid expire time in 'set' command\r\n");
+	KV_EXPECT(&e, "SET|a|b|EX|x", "-ERR value is not an integer or out of range\r\n");
+	KV_EXPECT(&e, "INCR|n", ":1\r\n");
+	KV_EXPECT(&e, "INCRBY|n|41", ":42\r\n");
+	KV_EXPECT(&e, "DECRBY|n|50", ":-8\r\n");
+	KV_EXPECT(&e, "DECR|n", ":-9\r\n");
+	KV_EXPECT(&e, "INCR|a", "-ERR value is not an integer or out of range\r\n");
+	KV_EXPECT(&e, "SET|big|9223372036854775807", "+OK\r\n");
+	KV_EXPECT(&e, "INCR|big", "-ERR increment or decrement would overflow\r\n");
+	KV_EXPECT(&e, "MSET|x|1|y|2", "+OK\r\n");
+	KV_EXPECT(&e, "MSET|x|1|y", "-ERR wrong number of arguments for 'mset' command\r\n");
+	KV_EXPECT(&e, "MGET|x|nope|y", "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n");
+	KV_EXPECT(&e, "EXISTS|x|y|x|nope", ":3\r\n");
+	KV_EXPECT(&e, "DBSIZE", ":5\r\n");
+	KV_EXPECT(&e, "DEL|x|y|nope", ":2\r\n");
+	KV_EXPECT(&e, "TYPE|a", "+string\r\n");
+	KV_EXPECT(&e, "FLUSHALL", "+OK\r\n");
+	KV_EXPECT(&e, "DBSIZE", ":0\r\n");
+	modenv_close(&e);
+}
+END_TEST
+
+START_TEST(kv_expiry_without_waiting)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-expiry", NULL);
+	KV_EXPECT(&e, "TTL|k", ":-2\r\n");
+	KV_EXPECT(&e, "SET|k|v", "+OK\r\n");
+	KV_EXPECT(&e, "TTL|k", ":-1\r\n");
+	KV_EXPECT(&e, "EXPIRE|k|100", ":1\r\n");
+	KV_EXPECT(&e, "TTL|k", ":100\r\n");
+	KV_EXPECT(&e, "EXPIRE|k|50|GT", ":0\r\n");
+	KV_EXPECT(&e, "EXPIRE|k|50|LT", ":1\r\n");
+	KV_EXPECT(&e, "TTL|k", ":50\r\n");
+	KV_EXPECT(&e, "INCR|k", "-ERR value is not an integer or out of range\r\n");
+	KV_EXPECT(&e, "PERSIST|k", ":1\r\n");
+	KV_EXPECT(&e, "TTL|k", ":-1\r\n");
+	KV_EXPECT(&e, "EXPIRE|nope|10", ":0\r\n");
+	/* A time in the past expires the key at once. */
+	KV_EXPECT(&e, "EXPIRE|k|-1", ":1\r\n");
+	KV_EXPECT(&e, "GET|k", "$-1\r\n");
+	KV_EXPECT(&e, "SET|k|v|PXAT|1", "+OK\r\n");
+	KV_EXPECT(&e, "EXISTS|k", ":0\r\n");
+	/* INCR keeps the key's time to live. */
+	KV_EXPECT(&e, "SET|n|1|EX|1000", "+OK\r\n");
+	KV_EXPECT(&e, "INCR|n", ":2\r\n");
+	KV_EXPECT(&e, "TTL|n", ":1000\r\n");
+	KV_EXPECT(&e, "SET|n|5|KEEPTTL", "+OK\r\n");
+	KV_EXPECT(&e, "TTL|n", ":1000\r\n");
+	KV_EXPECT(&e, "SET|n|5", "+OK\r\n");
+	KV_EXPECT(&e, "TTL|n", ":-1\r\n");
+	modenv_close(&e);
+}
+END_TEST
+
+START_TEST(kv_server_commands_and_errors)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-server", NULL);
+	KV_EXPECT(&e, "PING", "+PONG\r\n");
+	KV_EXPECT(&e, "PING|hi", "$2\r\nhi\r\n");
+	KV_EXPECT(&e, "PING|a|b", "-ERR wrong number of arguments for 'ping' command\r\n");
+	KV_EXPECT(&e, "ECHO|x y", "$3\r\nx y\r\n");
+	KV_EXPECT(&e, "GET", "-ERR wrong number of arguments for 'get' command\r\n");
+	KV_EXPECT(&e, "FOO|a|b",
+	          "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n");
+	KV_EXPECT(&e, "FOO|a\r\nb",
+	          "-ERR unknown command 'FOO', with args beginning with: 'a??b' \r\n");
+	KV_EXPECT(&e, "SELECT|0", "+OK\r\n");
+	KV_EXPECT(&e, "SELECT|1", "-ERR DB index is out of range\r\n");
+	KV_EXPECT(&e, "AUTH|pw",
+	          "-ERR AUTH <password> called without any password configured for the default "
+	          "user. Are you sure your configuration is correct?\r\n");
+	KV_EXPECT(&e, "AUTH|default|pw", "+OK\r\n");
+	KV_EXPECT(&e, "CLIENT|SETNAME|bench", "+OK\r\n");
+	KV_EXPECT(&e, "COMMAND", "*0\r\n");
+	KV_EXPECT(&e, "COMMAND|DOCS", "*0\r\n");
+	KV_EXPECT(&e, "CONFIG|GET|save|appendonly",
+	          "*4\r\n$10\r\nappendonly\r\n$2\r\nno\r\n$4\r\nsave\r\n$0\r\n\r\n");
+	KV_EXPECT(&e, "CONFIG|GET|maxmemory-p*",
+	          "*2\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n");
+	const char *info = kv_run(&e, "INFO|server");
+	ck_assert_msg(strstr(info, "# Server\r\nredis_version:") && !strstr(info, "# Keyspace"),
+	              "%s", info);
+	int rc;
+	ck_assert_str_eq(kv_run_v(&e, 2, "QUIT", &rc), "+OK\r\n");
+	ck_assert_int_eq(rc, MH_HANDLE_CLOSE);
+	/* RESP3: nulls, maps, the HELLO map. */
+	ck_assert_str_eq(kv_run_v(&e, 3, "GET|nope", NULL), "_\r\n");
+	ck_assert_str_eq(kv_run_v(&e, 3, "COMMAND|DOCS", NULL), "%0\r\n");
+	const char *hello = kv_run_v(&e, 2, "HELLO|3", NULL);
+	ck_assert_msg(strncmp(hello, "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n", 27) == 0 &&
+	                  strstr(hello, "$5\r\nproto\r\n:3\r\n"),
+	              "%s", hello);
+	hello = kv_run_v(&e, 2, "HELLO", NULL);
+	ck_assert_msg(strncmp(hello, "*14\r\n", 5) == 0 && strstr(hello, ":2\r\n"), "%s", hello);
+	KV_EXPECT(&e, "HELLO|4", "-NOPROTO unsupported protocol version\r\n");
+	modenv_close(&e);
+}
+END_TEST
+
+/* Fill a store of max_memory 64KiB with 1000-byte values until a write is
+ * refused; returns how many fitted. */
+static int kv_fill(struct modenv *e, const char *prefix, int max)
+{
+	static char cmd[1200];
+	int i = 0;
+	for (; i < max; i++) {
+		int n = snprintf(cmd, sizeof(cmd), "SET|%s%d|", prefix, i);
+		memset(cmd + n, 'v', 1000);
+		cmd[n + 1000] = '\0';
+		const char *r = kv_run(e, cmd);
+		if (strcmp(r, "+OK\r\n") != 0) {
+			ck_assert_str_eq(r, "-OOM command not allowed when used memory > "
+			                    "'maxmemory'.\r\n");
+			break;
+		}
+	}
+	return i;
+}
+
+START_TEST(kv_memory_cap_refuses_writes)
+{
+	const char *const small[] = {"max_memory=64KiB", NULL};
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-oom", small);
+	int fitted = kv_fill(&e, "k", 1000);
+	/* 64 KiB holds a few dozen 1 KiB values, never more than 64. */
+	ck_assert_int_gt(fitted, 30);
+	ck_assert_int_lt(fitted, 64);
+	/* Reads still work, and a delete makes room for one more. */
+	KV_EXPECT(&e, "EXISTS|k0", ":1\r\n");
+	KV_EXPECT(&e, "DEL|k0", ":1\r\n");
+	ck_assert_int_eq(kv_fill(&e, "again", 1000), 1);
+	/* MSET is all or nothing. */
+	KV_EXPECT(&e, "DEL|again0", ":1\r\n");
+	static char cmd[2200];
+	int n = snprintf(cmd, sizeof(cmd), "MSET|m1|");
+	memset(cmd + n, 'v', 1000);
+	n += 1000;
+	n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, "|m2|");
+	memset(cmd + n, 'v', 1000);
+	cmd[n + 1000] = '\0';
+	ck_assert_str_eq(kv_run(&e, cmd),
+	                 "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+	KV_EXPECT(&e, "EXISTS|m1|m2", ":0\r\n");
+	modenv_close(&e);
+}
+END_TEST
+
+START_TEST(kv_lru_evicts_the_least_recently_used)
+{
+	const char *const lru[] = {"max_memory=64KiB", "eviction=lru", NULL};
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-lru", lru);
+	/* With eviction every write fits. */
+	ck_assert_int_eq(kv_fill(&e, "k", 40), 40);
+	ck_assert_int_eq(strncmp(kv_run(&e, "GET|k0"), "$1000\r\nvvvv", 11), 0);
+	/* 200 more writes: k0 is read before each, so it stays; the other
+	 * early keys are the least recently used and go. */
+	for (int i = 40; i < 240; i++) {
+		/* A read makes k0 the most recently used. */
+		ck_assert_int_eq(strncmp(kv_run(&e, "GET|k0"), "$1000\r\n", 7), 0);
+		char cmd[1100];
+		int n = snprintf(cmd, sizeof(cmd), "SET|k%d|", i);
+		memset(cmd + n, 'v', 1000);
+		cmd[n + 1000] = '\0';
+		KV_EXPECT(&e, cmd, "+OK\r\n");
+	}
+	KV_EXPECT(&e, "EXISTS|k0|k239|k238", ":3\r\n");
+	KV_EXPECT(&e, "EXISTS|k1|k2|k3|k100", ":0\r\n");
+	const char *info = kv_run(&e, "INFO|stats");
+	ck_assert_msg(strstr(info, "evicted_keys:") && !strstr(info, "evicted_keys:0\r"), "%s",
+	              info);
+	modenv_close(&e);
+}
+END_TEST
+
+/* ---- the store itself (modules/kvstore.c, linked into this test) ------------------ */
+
+/* A new store of max_memory bytes in shared memory, as the master makes it. */
+static struct kvstore *store_new_sized(void **zone, size_t *size, uint64_t max_memory, int policy)
+{
+	char err[256];
+	*size = kvstore_zone_size(max_memory);
+	*zone = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(*zone, MAP_FAILED);
+	struct kvstore *s = kvstore_attach(*zone, *size, max_memory, policy, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	return s;
+}
+
+static struct kvstore *store_new(void **zone, size_t *size, int policy)
+{
+	return store_new_sized(zone, size, KVSTORE_MIN_MEMORY, policy);
+}
+
+/* Link key (a C string) with a value of vlen bytes; returns 0 or -1. */
+static int store_put(struct kvstore *s, const char *key, size_t vlen)
+{
+	int64_t now = 0;
+	kvstore_item *it = kvstore_alloc(s, key, strlen(key), vlen, &now);
+	if (!it)
+		return -1;
+	memset(kvstore_value_w(it), 'v', vlen);
+	kvstore_link(s, it, 0);
+	return 0;
+}
+
+static uint64_t store_keys(struct kvstore *s)
+{
+	struct kvstore_stats st;
+	kvstore_get_stats(s, &st);
+	return st.keys;
+}
+
+/* Whether key "k<i>" is there with the value "v<i>". */
+static int store_has(struct kvstore *s, uint32_t i)
+{
+	char key[16], want[16];
+	int64_t now = 0;
+	size_t vlen;
+	snprintf(key, sizeof(key), "k%u", i);
+	int n = snprintf(want, sizeof(want), "v%u", i);
+	kvstore_item *it = kvstore_find(s, key, strlen(key), &now, 1);
+	if (!it)
+		return 0;
+	const uint8_t *v = kvstore_value(it, &vlen);
+	ck_assert_msg(vlen == (size_t)n && memcmp(v, want, vlen) == 0, "%s has a wrong value", key);
+	return 1;
+}
+
+START_TEST(kvstore_table_grows_while_serving)
+{
+	/* 30000 keys inserted, deleted and read in a pseudo-random mix: the
+	 * table doubles several times (each a bucket at a time, interleaved
+	 * with the other operations) and loses nothing. */
+	enum { N = 30000 };
+	static uint8_t want[N];
+	void *zone;
+	size_t size;
+	struct kvstore *s = store_new_sized(&zone, &size, 8u << 20, KVSTORE_NOEVICTION);
+	uint32_t rng = 7;
+	uint64_t expect = 0;
+	kvstore_lock(s);
+	for (uint32_t i = 0; i < N; i++) {
+		char key[16], val[16];
+		int64_t now = 0;
+		snprintf(key, sizeof(key), "k%u", i);
+		int n = snprintf(val, sizeof(val), "v%u", i);
+		kvstore_item *it = kvstore_alloc(s, key, strlen(key), (size_t)n, &now);
+		ck_assert_ptr_nonnull(it);
+		memcpy(kvstore_value_w(it), val, (size_t)n);
+		ck_assert_int_eq(kvstore_link(s, it, 0), 0);
+		want[i] = 1;
+		expect++;
+		uint32_t j = unit_rng_next(&rng) % (i + 1);
+		ck_assert_int_eq(store_has(s, j), want[j]);
+		if (unit_rng_next(&rng) % 5 == 0) {
+			j = unit_rng_next(&rng) % (i + 1);
+			snprintf(key, sizeof(key), "k%u", j);
+			ck_assert_int_eq(kvstore_delete(s, key, strlen(key), &now), want[j]);
+			expect -= want[j];
+			want[j] = 0;
+		}
+	}
+	struct kvstore_stats st;
+	kvstore_get_stats(s, &st);
+	ck_assert_uint_eq(st.keys, expect);
+	ck_assert_uint_ge(st.buckets, 16384);
+	for (uint32_t i = 0; i < N; i++)
+		ck_assert_int_eq(store_has(s, i), want[i]);
+	kvstore_flush(s);
+	kvstore_get_stats(s, &st);
+	ck_assert_uint_eq(st.keys, 0);
+	ck_assert_uint_eq(st.buckets, 1024);
+	kvstore_unlock(s);
+	munmap(zone, size);
+}
+END_TEST
+
+START_TEST(kvstore_lock_taken_over_from_a_dead_holder)
+{
+	void *zone;
+	size_t size;
+	struct kvstore *s = store_new(&zone, &size, KVSTORE_NOEVICTION);
+	ck_assert_int_eq(kvstore_lock(s), 0);
+	ck_assert_int_eq(store_put(s, "k", 10), 0);
+	kvstore_unlock(s);
+
+	/* A worker that dies holding the lock (mid-change, for all we
+	 * know): the next locker takes the lock over and empties the store. */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		kvstore_process_init();
+		kvstore_lock(s);
+		_exit(0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(kvstore_lock(s), 1);
+	ck_assert_uint_eq(store_keys(s), 0);
+	ck_assert_int_eq(store_put(s, "after", 10), 0);
+	kvstore_unlock(s);
+	ck_assert_int_eq(kvstore_lock(s), 0);
+	ck_assert_uint_eq(store_keys(s), 1);
+	kvstore_unlock(s);
+	munmap(zone, size);
+}
+END_TEST
+
+START_TEST(kvstore_reattach_keeps_keys_and_applies_the_policy)
+{
+	void *zone;
+	size_t size;
+	char err[256];
+	struct kvstore *s = store_new(&zone, &size, KVSTORE_NOEVICTION);
+	kvstore_lock(s);
+	int fitted = 0;
+	char key[32];
+	for (; fitted < 1000; fitted++) {
+		snprintf(key, sizeof(key), "k%d", fitted);
+		if (store_put(s, key, 1000) < 0)
+			break;
+	}
+	ck_assert_int_gt(fitted, 30);
+	kvstore_unlock(s);
+
+	/* A reload attaches the same zone: same keys; another size is refused. */
+	ck_assert_ptr_null(
+	    kvstore_attach(zone, size, 2 * KVSTORE_MIN_MEMORY, KVSTORE_LRU, err, sizeof(err)));
+	struct kvstore *again =
+	    kvstore_attach(zone, size, KVSTORE_MIN_MEMORY, KVSTORE_LRU, err, sizeof(err));
+	ck_assert_ptr_eq(again, s);
+	kvstore_lock(s);
+	ck_assert_uint_eq(store_keys(s), (uint64_t)fitted);
+	/* Now under LRU (the switch linked the keys in no particular order):
+	 * a full store takes more keys by evicting; a key just read stays. */
+	int64_t now = 0;
+	snprintf(key, sizeof(key), "k%d", fitted - 1);
+	ck_assert_ptr_nonnull(kvstore_find(s, key, strlen(key), &now, 1));
+	ck_assert_int_eq(store_put(s, "new", 1000), 0);
+	ck_assert_uint_eq(store_keys(s), (uint64_t)fitted);
+	ck_assert_ptr_nonnull(kvstore_find(s, "new", 3, &now, 1));
+	ck_assert_ptr_nonnull(kvstore_find(s, key, strlen(key), &now, 1));
+	kvstore_unlock(s);
+	munmap(zone, size);
+}
+END_TEST
+
+static Suite *kv_suite(void)
+{
+	Suite *s = suite_create("kv");
+	TCase *tc = tcase_create("kv");
+	tcase_add_test(tc, kv_strings_and_counters);
+	tcase_add_test(tc, kv_expiry_without_waiting);
+	tcase_add_test(tc, kv_server_commands_and_errors);
+	tcase_add_test(tc, kv_memory_cap_refuses_writes);
+	tcase_add_test(tc, kv_lru_evicts_the_least_recently_used);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("kvstore");
+	tcase_add_test(tc, kvstore_lock_taken_over_from_a_dead_holder);
+	tcase_add_test(tc, kvstore_reattach_keeps_keys_and_applies_the_policy);
+	tcase_add_test(tc, kvstore_table_grows_while_serving);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return unit_run(kv_suite());
+}

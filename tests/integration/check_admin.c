@@ -1,11 +1,11 @@
 /* tests/integration/check_admin.c — the admin plane against the real
  * modhostd: Prometheus scrapes whose counters match the traffic sent
  * (summed over workers, across a worker crash and reloads) and pass
- * `promtool check metrics`; the health checks during start, serve and drain; the
- * /status JSON; access log lines in JSON and logfmt, trace context
- * propagation and rotation.  Scrapes over lenprefix need only the bundled
+ * `promtool check metrics`; the health checks during start, serve and
+ * drain; the /status JSON.  Scrapes over lenprefix need only the bundled
  * codecs; what speaks HTTP uses curl against the http1 codec and is
- * skipped, saying so, when http1.so is not built. */
+ * skipped, saying so, when http1.so is not built.  check_accesslog.c has
+ * the access log; adminclient.c the helpers both use. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <arpa/inet.h>
@@ -19,201 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "adminclient.h"
 #include "modhost-t.h"
-
-#define IO_MS 10000
-
-#define CONF_HEAD(workers)                                                                         \
-	"[server]\nworkers = " workers "\nshutdown_timeout = 5s\n"                                 \
-	"[log]\nlevel = info\nformat = text\n"
-
-/* The admin listener over http1 with the three routes of 60-admin.ini. */
-#define CONF_ADMIN                                                                                 \
-	"[module http1]\n[module prometheus]\n[module health]\n"                                   \
-	"[listener admin]\nlisten = 127.0.0.1:0\ncodec = http1\n"                                  \
-	"routes = metrics, health, status\n"                                                       \
-	"[route metrics]\nmatch_path = /metrics\nhandler = prometheus\n"                           \
-	"[route health]\nmatch_path = /health/\nhandler = health\n"                                \
-	"[route status]\nmatch_path = /status\nhandler = health\n"
-
-/* ---- helpers ------------------------------------------------------------- */
-
-/* Whether the http1 codec is built; if not, say why the test does nothing. */
-static int have_http1(const char *test)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/http1.so", harness_env("MODHOST_MODULE_PATH"));
-	if (access(path, R_OK) == 0)
-		return 1;
-	fprintf(stderr, "%s: SKIPPED: %s is not built (the http1 codec)\n", test, path);
-	return 0;
-}
-
-/* Run a shell command line; returns its output (malloc'ed) and the exit
- * status in *status. */
-static char *sh(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *sh(int *status, const char *fmt, ...)
-{
-	char *cmd, *out;
-	va_list ap;
-	va_start(ap, fmt);
-	harness_assert(vasprintf(&cmd, fmt, ap) >= 0, "out of memory");
-	va_end(ap);
-	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-	int st = harness_run(argv, &out, HARNESS_WAIT_MS);
-	harness_assert(st != -1, "'%s' did not run or finish: %s", cmd, strerror(errno));
-	free(cmd);
-	*status = st;
-	return out ? out : strdup("");
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	harness_assert(f != NULL, "open %s: %s", path, strerror(errno));
-	char *buf = NULL;
-	size_t cap = 0, len = 0, n;
-	do {
-		if (len + 4096 + 1 > cap) {
-			cap = cap ? cap * 2 : 8192;
-			buf = realloc(buf, cap);
-			harness_assert(buf != NULL, "out of memory");
-		}
-		n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
-	} while (n > 0);
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
-}
-
-struct http {
-	int code;
-	char *headers; /* as received, CRLF lines */
-	char *body;
-};
-
-static void http_free(struct http *h)
-{
-	free(h->headers);
-	free(h->body);
-}
-
-/* curl http://127.0.0.1:port<path> with extra arguments (shell words). */
-static struct http curl(int port, const char *path, const char *extra)
-{
-	struct http h;
-	int st;
-	char *hdr = harness_tmpfile("curl.headers"), *body = harness_tmpfile("curl.body");
-	char *out =
-	    sh(&st, "curl -s -S -o '%s' -D '%s' -w '%%{http_code}' %s 'http://127.0.0.1:%d%s'",
-	       body, hdr, extra ? extra : "", port, path);
-	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "curl %s failed: %s", path, out);
-	h.code = atoi(out);
-	h.headers = read_file(hdr);
-	h.body = read_file(body);
-	free(out);
-	free(hdr);
-	free(body);
-	return h;
-}
-
-static void expect_http(int port, const char *path, int code, const char *body)
-{
-	struct http h = curl(port, path, NULL);
-	harness_assert(h.code == code, "GET %s: %d, expected %d (body '%s')", path, h.code, code,
-	               h.body);
-	harness_assert(!body || strcmp(h.body, body) == 0, "GET %s: body '%s', expected '%s'", path,
-	               h.body, body);
-	http_free(&h);
-}
-
-/* The value of header name (lower case) in h, copied into out. */
-static int header_value(const struct http *h, const char *name, char *out, size_t cap)
-{
-	size_t n = strlen(name);
-	for (const char *p = h->headers; p && *p;) {
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			p += n + 1;
-			while (*p == ' ')
-				p++;
-			size_t len = strcspn(p, "\r\n");
-			snprintf(out, cap, "%.*s", (int)len, p);
-			return 1;
-		}
-		p = strchr(p, '\n');
-		p = p ? p + 1 : NULL;
-	}
-	return 0;
-}
-
-/* One scrape through a lenprefix listener whose handler is prometheus. */
-static char *scrape_frames(int port)
-{
-	int fd = harness_connect(port);
-	harness_assert(fd >= 0, "connect scrape: %s", strerror(errno));
-	char *text;
-	size_t len;
-	int r = harness_send_frame(fd, "", 0, IO_MS);
-	harness_assert(r == HARNESS_OK, "send scrape: %s", harness_io_name(r));
-	r = harness_recv_frame(fd, &text, &len, IO_MS);
-	harness_assert(r == HARNESS_OK, "receive scrape: %s", harness_io_name(r));
-	close(fd);
-	return text;
-}
-
-/* The value of the sample written exactly as `series` (NAME{labels}). */
-static double sample(const char *text, const char *series)
-{
-	size_t n = strlen(series);
-	for (const char *p = text; (p = strstr(p, series)); p++)
-		if ((p == text || p[-1] == '\n') && p[n] == ' ')
-			return strtod(p + n + 1, NULL);
-	harness_fail_at(__FILE__, __LINE__, "sample", "no sample %s in:\n%s", series, text);
-}
-
-static void expect_sample(const char *text, const char *series, double want)
-{
-	double got = sample(text, series);
-	harness_assert(got == want, "%s = %g, expected %g", series, got, want);
-}
-
-/* promtool must accept the exposition. */
-static void promtool_ok(const char *text)
-{
-	int st;
-	char *path = harness_tmpfile("scrape.prom");
-	harness_write_file(path, "%s", text);
-	char *out = sh(&st, "promtool check metrics < '%s'", path);
-	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	               "promtool check metrics (status %d):\n%s\non:\n%s", st, out, text);
-	free(out);
-	free(path);
-}
-
-/* Run a python3 script (text) on file; returns its output.  The script
- * reads sys.argv[1] and prints key=value lines. */
-static char *python(const char *script, const char *file)
-{
-	int st;
-	char *path = harness_tmpfile("check.py");
-	harness_write_file(path, "%s", script);
-	char *out = sh(&st, "python3 '%s' '%s'", path, file);
-	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "python3 on %s failed:\n%s", file,
-	               out);
-	free(path);
-	return out;
-}
-
-static void expect_line(const char *text, const char *line)
-{
-	size_t n = strlen(line);
-	for (const char *p = text; (p = strstr(p, line)); p++)
-		if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
-			return;
-	harness_fail_at(__FILE__, __LINE__, "line", "'%s' not in:\n%s", line, text);
-}
 
 /* ---- metrics ---------------------------------------------------------------- */
 
@@ -249,26 +56,26 @@ START_TEST(test_scrape_counts_echo_traffic_over_two_workers)
 		harness_assert(r == HARNESS_OK, "echo %d: %s", i, harness_io_name(r));
 		bytes += 4 + (uint64_t)n;
 	}
-	char *t = scrape_frames(scrape);
-	expect_sample(t, "modhost_messages_in_total{listener=\"echo\"}", 37);
-	expect_sample(t, "modhost_messages_out_total{listener=\"echo\"}", 37);
-	expect_sample(t, "modhost_bytes_in_total{listener=\"echo\"}", (double)bytes);
-	expect_sample(t, "modhost_bytes_out_total{listener=\"echo\"}", (double)bytes);
-	expect_sample(t, "modhost_connections_accepted_total{listener=\"echo\"}", (double)k);
-	expect_sample(t, "modhost_connections_active{listener=\"echo\"}", (double)k);
-	expect_sample(t, "modhost_connections_closed_total{listener=\"echo\"}", 0);
-	expect_sample(t, "modhost_requests_total{listener=\"echo\",route=\"\",code=\"200\"}", 37);
-	expect_sample(t, "modhost_request_duration_seconds_count{listener=\"echo\",route=\"\"}",
+	char *t = admin_scrape_frames(scrape);
+	admin_expect_sample(t, "modhost_messages_in_total{listener=\"echo\"}", 37);
+	admin_expect_sample(t, "modhost_messages_out_total{listener=\"echo\"}", 37);
+	admin_expect_sample(t, "modhost_bytes_in_total{listener=\"echo\"}", (double)bytes);
+	admin_expect_sample(t, "modhost_bytes_out_total{listener=\"echo\"}", (double)bytes);
+	admin_expect_sample(t, "modhost_connections_accepted_total{listener=\"echo\"}", (double)k);
+	admin_expect_sample(t, "modhost_connections_active{listener=\"echo\"}", (double)k);
+	admin_expect_sample(t, "modhost_connections_closed_total{listener=\"echo\"}", 0);
+	admin_expect_sample(t, "modhost_requests_total{listener=\"echo\",route=\"\",code=\"200\"}", 37);
+	admin_expect_sample(t, "modhost_request_duration_seconds_count{listener=\"echo\",route=\"\"}",
 	              37);
-	expect_sample(t,
+	admin_expect_sample(t,
 	              "modhost_request_duration_seconds_bucket{listener=\"echo\",route=\"\","
 	              "le=\"+Inf\"}",
 	              37);
-	expect_sample(
+	admin_expect_sample(
 	    t, "modhost_module_hook_duration_seconds_count{module=\"echo\",hook=\"handle\"}", 37);
-	expect_sample(t, "modhost_metric_series_dropped_total", 0);
-	expect_sample(t, "modhost_worker_restarts_total", 0);
-	promtool_ok(t);
+	admin_expect_sample(t, "modhost_metric_series_dropped_total", 0);
+	admin_expect_sample(t, "modhost_worker_restarts_total", 0);
+	admin_promtool_ok(t);
 	free(t);
 
 	/* Closing: the scrape eventually shows every connection closed. */
@@ -276,15 +83,15 @@ START_TEST(test_scrape_counts_echo_traffic_over_two_workers)
 		close(fds[i]);
 	uint64_t deadline = harness_now_ms() + HARNESS_WAIT_MS;
 	for (;;) {
-		t = scrape_frames(scrape);
-		if (sample(t, "modhost_connections_closed_total{listener=\"echo\"}") == (double)k)
+		t = admin_scrape_frames(scrape);
+		if (admin_sample(t, "modhost_connections_closed_total{listener=\"echo\"}") == (double)k)
 			break;
 		harness_assert(harness_now_ms() < deadline, "connections not all closed:\n%s", t);
 		free(t);
 	}
-	expect_sample(t, "modhost_connections_active{listener=\"echo\"}", 0);
+	admin_expect_sample(t, "modhost_connections_active{listener=\"echo\"}", 0);
 	/* One scrape is decoded per connection: every earlier one is counted. */
-	harness_assert(sample(t, "modhost_messages_in_total{listener=\"scrape\"}") >= 2,
+	harness_assert(admin_sample(t, "modhost_messages_in_total{listener=\"scrape\"}") >= 2,
 	               "scrapes not counted");
 	free(t);
 }
@@ -317,13 +124,13 @@ START_TEST(test_crash_keeps_counters_and_counts_the_restart)
 	harness_assert(r == HARNESS_OK, "send crash: %s", harness_io_name(r));
 	harness_wait_log(d, from, "killed by signal [0-9]+ .* restarting in");
 	close(fd);
-	char *t = scrape_frames(scrape);
-	expect_sample(t, "modhost_worker_restarts_total", 1);
-	expect_sample(t, "modhost_messages_in_total{listener=\"frames\"}", 6);
-	expect_sample(t, "modhost_messages_out_total{listener=\"frames\"}", 5);
-	expect_sample(t, "modhost_connections_accepted_total{listener=\"frames\"}", 1);
-	expect_sample(t, "modhost_connections_active{listener=\"frames\"}", 0);
-	promtool_ok(t);
+	char *t = admin_scrape_frames(scrape);
+	admin_expect_sample(t, "modhost_worker_restarts_total", 1);
+	admin_expect_sample(t, "modhost_messages_in_total{listener=\"frames\"}", 6);
+	admin_expect_sample(t, "modhost_messages_out_total{listener=\"frames\"}", 5);
+	admin_expect_sample(t, "modhost_connections_accepted_total{listener=\"frames\"}", 1);
+	admin_expect_sample(t, "modhost_connections_active{listener=\"frames\"}", 0);
+	admin_promtool_ok(t);
 	free(t);
 }
 END_TEST
@@ -359,10 +166,10 @@ START_TEST(test_reloads_and_module_load_failures_are_counted)
 	harness_rewrite_config(d, CONF_RELOAD("[module ghost]\nfile = /nonexistent/ghost.so\n"));
 	harness_signal(d, SIGHUP);
 	harness_wait_log(d, from, "reload failed: .*module 'ghost' \\(/nonexistent/ghost\\.so\\)");
-	char *t = scrape_frames(scrape);
-	expect_sample(t, "modhost_reloads_total{result=\"failed\"}", 1);
-	expect_sample(t, "modhost_reloads_total{result=\"ok\"}", 0);
-	expect_sample(t, "modhost_module_load_failures_total{module=\"ghost\"}", 1);
+	char *t = admin_scrape_frames(scrape);
+	admin_expect_sample(t, "modhost_reloads_total{result=\"failed\"}", 1);
+	admin_expect_sample(t, "modhost_reloads_total{result=\"ok\"}", 0);
+	admin_expect_sample(t, "modhost_module_load_failures_total{module=\"ghost\"}", 1);
 	free(t);
 
 	from = harness_log_size(d);
@@ -373,12 +180,12 @@ START_TEST(test_reloads_and_module_load_failures_are_counted)
 	 * (a draining one would close it after its first reply). */
 	harness_wait_log_n(d, from, "generation 1\\) finished", 2);
 	echo_n(echo, 3);
-	t = scrape_frames(scrape);
-	expect_sample(t, "modhost_reloads_total{result=\"ok\"}", 1);
-	expect_sample(t, "modhost_reloads_total{result=\"failed\"}", 1);
-	expect_sample(t, "modhost_messages_in_total{listener=\"echo\"}", 8);
-	expect_sample(t, "modhost_connections_accepted_total{listener=\"echo\"}", 2);
-	promtool_ok(t);
+	t = admin_scrape_frames(scrape);
+	admin_expect_sample(t, "modhost_reloads_total{result=\"ok\"}", 1);
+	admin_expect_sample(t, "modhost_reloads_total{result=\"failed\"}", 1);
+	admin_expect_sample(t, "modhost_messages_in_total{listener=\"echo\"}", 8);
+	admin_expect_sample(t, "modhost_connections_accepted_total{listener=\"echo\"}", 2);
+	admin_promtool_ok(t);
 	free(t);
 }
 END_TEST
@@ -412,13 +219,13 @@ START_TEST(test_full_series_table_drops_and_counts)
 		free(reply);
 	}
 	close(fd);
-	char *t = scrape_frames(scrape);
-	expect_sample(t, "admintest_values_total{value=\"v0\"}", 1);
-	harness_assert(sample(t, "modhost_metric_series_dropped_total") >= 300,
+	char *t = admin_scrape_frames(scrape);
+	admin_expect_sample(t, "admintest_values_total{value=\"v0\"}", 1);
+	harness_assert(admin_sample(t, "modhost_metric_series_dropped_total") >= 300,
 	               "dropped series not counted");
 	harness_assert(strstr(t, "admintest_values_total{value=\"v4399\"}") == NULL,
 	               "a series past the table's capacity exists");
-	promtool_ok(t);
+	admin_promtool_ok(t);
 	free(t);
 }
 END_TEST
@@ -429,8 +236,8 @@ static char *scrape_until(int port, const char *series, double want)
 {
 	uint64_t deadline = harness_now_ms() + HARNESS_WAIT_MS;
 	for (;;) {
-		char *t = scrape_frames(port);
-		if (strstr(t, series) && sample(t, series) >= want)
+		char *t = admin_scrape_frames(port);
+		if (strstr(t, series) && admin_sample(t, series) >= want)
 			return t;
 		harness_assert(harness_now_ms() < deadline, "%s never reached %g:\n%s", series,
 		               want, t);
@@ -480,7 +287,7 @@ START_TEST(test_limit_hits_are_counted)
 	char *t = scrape_until(
 	    scrape, "modhost_limit_hits_total{listener=\"slow\",limit=\"max_connections\"}", 1);
 	harness_assert(
-	    sample(t, "modhost_limit_hits_total{listener=\"slow\",limit=\"max_inflight\"}") >= 1,
+	    admin_sample(t, "modhost_limit_hits_total{listener=\"slow\",limit=\"max_inflight\"}") >= 1,
 	    "max_inflight not counted");
 	free(t);
 	close(fd);
@@ -493,10 +300,10 @@ START_TEST(test_limit_hits_are_counted)
 	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "not closed: %s",
 	               harness_io_name(r));
 	close(fd2);
-	t = scrape_frames(scrape);
-	expect_sample(t, "modhost_limit_hits_total{listener=\"slow\",limit=\"message_size\"}", 1);
-	expect_sample(t, "modhost_messages_in_total{listener=\"slow\"}", 4);
-	promtool_ok(t);
+	t = admin_scrape_frames(scrape);
+	admin_expect_sample(t, "modhost_limit_hits_total{listener=\"slow\",limit=\"message_size\"}", 1);
+	admin_expect_sample(t, "modhost_messages_in_total{listener=\"slow\"}", 4);
+	admin_promtool_ok(t);
 	free(t);
 }
 END_TEST
@@ -507,7 +314,7 @@ END_TEST
  * host is starting; once the gate opens it is ready. */
 START_TEST(test_health_while_starting_then_ready)
 {
-	if (!have_http1(__func__))
+	if (!admin_have_http1(__func__))
 		return;
 	char *fifo = harness_tmpfile("gate");
 	harness_assert(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
@@ -518,32 +325,32 @@ START_TEST(test_health_while_starting_then_ready)
 	harness_wait_log(d, 0, "worker\\.1\\[[0-9]+\\]: module admintest: waiting at the gate");
 	int port = harness_port(d, "admin");
 
-	expect_http(port, "/health/live", 200, "live\n");
-	expect_http(port, "/health/ready", 503, "starting\n");
-	expect_http(port, "/health/startup", 503, "starting\n");
-	struct http h = curl(port, "/status", NULL);
+	admin_expect_http(port, "/health/live", 200, "live\n");
+	admin_expect_http(port, "/health/ready", 503, "starting\n");
+	admin_expect_http(port, "/health/startup", 503, "starting\n");
+	struct admin_http h = admin_curl(port, "/status", NULL);
 	harness_assert(h.code == 200, "/status: %d", h.code);
 	char *json = harness_tmpfile("status.json");
 	harness_write_file(json, "%s", h.body);
-	char *out = python("import json, sys\n"
+	char *out = admin_python("import json, sys\n"
 	                   "d = json.load(open(sys.argv[1]))\n"
 	                   "print('state=' + d['state'])\n"
 	                   "print('ready=%d' % sum(1 for w in d['workers'] if w['ready']))\n"
 	                   "print('waiting=%d' % sum(1 for w in d['workers'] if not w['ready']))\n",
 	                   json);
-	expect_line(out, "state=starting");
-	expect_line(out, "ready=1");
-	expect_line(out, "waiting=1");
+	admin_expect_line(out, "state=starting");
+	admin_expect_line(out, "ready=1");
+	admin_expect_line(out, "waiting=1");
 	free(out);
-	http_free(&h);
+	admin_http_free(&h);
 
 	int fd = open(fifo, O_WRONLY | O_CLOEXEC); /* the gate opens when this closes */
 	harness_assert(fd >= 0, "open %s: %s", fifo, strerror(errno));
 	close(fd);
 	harness_wait_log(d, 0, "generation 1 ready: 2 workers serving");
-	expect_http(port, "/health/ready", 200, "ready\n");
-	expect_http(port, "/health/startup", 200, "started\n");
-	expect_http(port, "/health/nothing", 404, NULL);
+	admin_expect_http(port, "/health/ready", 200, "ready\n");
+	admin_expect_http(port, "/health/startup", 200, "started\n");
+	admin_expect_http(port, "/health/nothing", 404, NULL);
 	free(json);
 	free(fifo);
 }
@@ -575,14 +382,14 @@ static char *recv_all(int fd)
  * live is 200, ready is 503 "draining", /status says draining. */
 START_TEST(test_health_while_draining)
 {
-	if (!have_http1(__func__))
+	if (!admin_have_http1(__func__))
 		return;
 	struct harness_daemon *d = harness_start_ready(
 	    CONF_HEAD("1") CONF_ADMIN "[module testhandler]\nfile = %s\nlog_connections = yes\n",
 	    harness_test_module("testhandler"));
 	int port = harness_port(d, "admin");
-	expect_http(port, "/health/ready", 200, "ready\n");
-	expect_http(port, "/health/startup", 200, "started\n");
+	admin_expect_http(port, "/health/ready", 200, "ready\n");
+	admin_expect_http(port, "/health/startup", 200, "started\n");
 	/* Accepted, and nothing asked yet: the drain keeps it open. */
 	int fd = harness_connect(port);
 	harness_assert(fd >= 0, "connect: %s", strerror(errno));
@@ -620,7 +427,7 @@ END_TEST
  * http1 has the exposition's content type. */
 START_TEST(test_status_json_and_metrics_over_http)
 {
-	if (!have_http1(__func__))
+	if (!admin_have_http1(__func__))
 		return;
 	struct harness_daemon *d = harness_start_ready(
 	    CONF_HEAD("2") CONF_ADMIN "[module lenprefix]\n[module echo]\n"
@@ -629,16 +436,16 @@ START_TEST(test_status_json_and_metrics_over_http)
 	int port = harness_port(d, "admin"), echo = harness_port(d, "echo");
 	pid_t pids[2];
 	harness_wait_workers(d, 2, pids);
-	struct http h = curl(port, "/status", NULL);
+	struct admin_http h = admin_curl(port, "/status", NULL);
 	harness_assert(h.code == 200, "/status: %d", h.code);
 	char ctype[128];
-	harness_assert(header_value(&h, "content-type", ctype, sizeof(ctype)) &&
+	harness_assert(admin_header(&h, "content-type", ctype, sizeof(ctype)) &&
 	                   strcmp(ctype, "application/json") == 0,
 	               "content type '%s'", ctype);
 	char *json = harness_tmpfile("status.json");
 	harness_write_file(json, "%s", h.body);
 	char *out =
-	    python("import json, os, sys\n"
+	    admin_python("import json, os, sys\n"
 	           "d = json.load(open(sys.argv[1]))\n"
 	           "print('abi=' + d['abi'])\n"
 	           "print('state=' + d['state'])\n"
@@ -656,10 +463,10 @@ START_TEST(test_status_json_and_metrics_over_http)
 	char line[256];
 	char abi[32];
 	snprintf(abi, sizeof(abi), "abi=%d.%d", MH_ABI_MAJOR, MH_ABI_MINOR);
-	expect_line(out, abi);
-	expect_line(out, "state=ready");
-	expect_line(out, "generation=1");
-	expect_line(out, "uptime_ok=1");
+	admin_expect_line(out, abi);
+	admin_expect_line(out, "state=ready");
+	admin_expect_line(out, "generation=1");
+	admin_expect_line(out, "uptime_ok=1");
 	pid_t lo = pids[0] < pids[1] ? pids[0] : pids[1],
 	      hi = pids[0] < pids[1] ? pids[1] : pids[0];
 	/* sorted() sorts the decimal strings */
@@ -668,244 +475,30 @@ START_TEST(test_status_json_and_metrics_over_http)
 	snprintf(b, sizeof(b), "%d", (int)hi);
 	snprintf(line, sizeof(line), "pids=%s %s", strcmp(a, b) < 0 ? a : b,
 	         strcmp(a, b) < 0 ? b : a);
-	expect_line(out, line);
-	expect_line(out, "gens=1 1");
-	expect_line(out, "module echo 1.0 echo.so handler");
-	expect_line(out, "module prometheus 1.0 prometheus.so handler,observer");
-	expect_line(out, "module health 1.0 health.so handler");
-	expect_line(out, "module http1 1.0 http1.so codec");
+	admin_expect_line(out, line);
+	admin_expect_line(out, "gens=1 1");
+	admin_expect_line(out, "module echo 1.0 echo.so handler");
+	admin_expect_line(out, "module prometheus 1.0 prometheus.so handler,observer");
+	admin_expect_line(out, "module health 1.0 health.so handler");
+	admin_expect_line(out, "module http1 1.0 http1.so codec");
 	snprintf(line, sizeof(line), "listener admin 127.0.0.1:%d http1", port);
-	expect_line(out, line);
+	admin_expect_line(out, line);
 	snprintf(line, sizeof(line), "listener echo 127.0.0.1:%d lenprefix", echo);
-	expect_line(out, line);
+	admin_expect_line(out, line);
 	free(out);
 	free(json);
-	http_free(&h);
+	admin_http_free(&h);
 
-	h = curl(port, "/metrics", NULL);
+	h = admin_curl(port, "/metrics", NULL);
 	harness_assert(h.code == 200, "/metrics: %d", h.code);
-	harness_assert(header_value(&h, "content-type", ctype, sizeof(ctype)) &&
+	harness_assert(admin_header(&h, "content-type", ctype, sizeof(ctype)) &&
 	                   strcmp(ctype, "text/plain; version=0.0.4; charset=utf-8") == 0,
 	               "content type '%s'", ctype);
-	promtool_ok(h.body);
+	admin_promtool_ok(h.body);
 	/* The /status request just made went through the status route. */
-	expect_sample(
+	admin_expect_sample(
 	    h.body, "modhost_requests_total{listener=\"admin\",route=\"status\",code=\"200\"}", 1);
-	http_free(&h);
-}
-END_TEST
-
-/* ---- access log -------------------------------------------------------------- */
-
-#define CONF_ACCESS(format, extra)                                                                 \
-	CONF_HEAD("2")                                                                             \
-	CONF_ADMIN "[module lenprefix]\n[module echo]\n"                                           \
-	           "[module accesslog]\nformat = " format "\noutput = %s\n" extra                  \
-	           "[listener echo]\nlisten = 127.0.0.1:0\ncodec = lenprefix\n"                    \
-	           "handler = echo\n"
-
-#define TRACE_ID  "4bf92f3577b34da6a3ce929d0e0e4736"
-#define PARENT_ID "00f067aa0ba902b7"
-
-/* Prints "L<n> key=value" for every field of every JSON line, sorted. */
-static const char *const json_lines_py = "import json, sys\n"
-                                         "for i, line in enumerate(open(sys.argv[1])):\n"
-                                         "    d = json.loads(line)\n"
-                                         "    for k in sorted(d):\n"
-                                         "        print('L%d %s=%s' % (i, k, d[k]))\n";
-
-/* The same for logfmt: key=value or key=\"quoted \\\" value\", one space
- * apart, nothing else on the line. */
-static const char *const logfmt_lines_py =
-    "import re, sys\n"
-    "pair = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)=(\"(?:[^\"\\\\]|\\\\.)*\"|[^ \"=]+)( |$)')\n"
-    "for i, line in enumerate(open(sys.argv[1])):\n"
-    "    line = line.rstrip('\\n')\n"
-    "    pos, d = 0, {}\n"
-    "    while pos < len(line):\n"
-    "        m = pair.match(line, pos)\n"
-    "        if not m:\n"
-    "            sys.exit('line %d: bad logfmt at %d: %s' % (i, pos, line))\n"
-    "        v = m.group(2)\n"
-    "        if v.startswith('\"'):\n"
-    "            v = re.sub(r'\\\\(.)', r'\\1', v[1:-1])\n"
-    "        d[m.group(1)] = v\n"
-    "        pos = m.end()\n"
-    "    for k in sorted(d):\n"
-    "        print('L%d %s=%s' % (i, k, d[k]))\n";
-
-/* Lines in path. */
-static int count_lines(const char *path)
-{
-	char *t = read_file(path);
-	int n = 0;
-	for (char *p = t; *p; p++)
-		n += *p == '\n';
-	free(t);
-	return n;
-}
-
-START_TEST(test_access_log_json_with_trace_context_and_rotation)
-{
-	if (!have_http1(__func__))
-		return;
-	char *log = harness_tmpfile("access.log");
-	struct harness_daemon *d = harness_start_ready(CONF_ACCESS("json", ""), log);
-	int port = harness_port(d, "admin"), echo = harness_port(d, "echo");
-
-	/* L0: a traceparent is continued: same trace, flags, a new span. */
-	struct http h =
-	    curl(port, "/health/live", "-H 'traceparent: 00-" TRACE_ID "-" PARENT_ID "-01'");
-	char tp[128], want[128];
-	harness_assert(h.code == 200, "/health/live: %d", h.code);
-	harness_assert(header_value(&h, "traceparent", tp, sizeof(tp)), "no traceparent in:\n%s",
-	               h.headers);
-	harness_assert(strlen(tp) == 55 && strncmp(tp, "00-" TRACE_ID "-", 36) == 0 &&
-	                   strcmp(tp + 52, "-01") == 0 && strncmp(tp + 36, PARENT_ID, 16) != 0,
-	               "traceparent '%s'", tp);
-	http_free(&h);
-	/* L1: no route matches: 404, and a fresh trace. */
-	expect_http(port, "/nowhere", 404, NULL);
-	/* L2: an invalid traceparent (zero trace id) is not continued. */
-	h = curl(port, "/health/ready",
-	         "-H 'traceparent: 00-00000000000000000000000000000000-" PARENT_ID "-01'");
-	char tp2[128];
-	harness_assert(header_value(&h, "traceparent", tp2, sizeof(tp2)) && strlen(tp2) == 55 &&
-	                   strncmp(tp2, "00-00000000", 11) != 0,
-	               "traceparent '%s'", tp2);
-	http_free(&h);
-	/* L3: a lenprefix message: no HTTP fields, a generated trace id. */
-	int fd = harness_connect(echo);
-	harness_assert(fd >= 0, "connect: %s", strerror(errno));
-	int r = harness_echo_frame(fd, "hello", 5, IO_MS);
-	harness_assert(r == HARNESS_OK, "echo: %s", harness_io_name(r));
-
-	/* Lines are written before the reply leaves: all four are there. */
-	char *out = python(json_lines_py, log);
-	expect_line(out, "L0 listener=admin");
-	expect_line(out, "L0 route=health");
-	expect_line(out, "L0 protocol=http1");
-	expect_line(out, "L0 method=GET");
-	expect_line(out, "L0 path=/health/live");
-	expect_line(out, "L0 status=200");
-	expect_line(out, "L0 trace_id=" TRACE_ID);
-	snprintf(want, sizeof(want), "L0 span_id=%.16s", tp + 36);
-	expect_line(out, want);
-	harness_assert(strstr(out, "L0 peer=127.0.0.1:") && strstr(out, "L0 duration_us=") &&
-	                   strstr(out, "L0 time=") && strstr(out, "L0 bytes_in=0"),
-	               "fields missing:\n%s", out);
-	expect_line(out, "L1 path=/nowhere");
-	expect_line(out, "L1 status=404");
-	harness_assert(strstr(out, "L1 route=") == NULL, "L1 has a route:\n%s", out);
-	snprintf(want, sizeof(want), "L2 trace_id=%.32s", tp2 + 3);
-	expect_line(out, want);
-	expect_line(out, "L3 listener=echo");
-	expect_line(out, "L3 status=200");
-	expect_line(out, "L3 bytes_in=5");
-	harness_assert(strstr(out, "L3 path=") == NULL && strstr(out, "L3 trace_id=") != NULL,
-	               "L3 fields:\n%s", out);
-	free(out);
-
-	/* Rotation: rename the file away; within a second or so the workers
-	 * write to a new one at the same path, and no line is lost. */
-	char *old = harness_tmpfile("access.log.1");
-	harness_assert(rename(log, old) == 0, "rename: %s", strerror(errno));
-	int sent = 0;
-	uint64_t deadline = harness_now_ms() + HARNESS_WAIT_MS;
-	/* Each worker reopens on its own, on its next line a second after
-	 * its last check: the echo connection's worker writes here. */
-	while (access(log, F_OK) != 0 || count_lines(log) < 1) {
-		harness_assert(harness_now_ms() < deadline, "%s was not reopened", log);
-		r = harness_echo_frame(fd, "again", 5, IO_MS);
-		harness_assert(r == HARNESS_OK, "echo: %s", harness_io_name(r));
-		sent++;
-	}
-	close(fd);
-	harness_assert(count_lines(old) + count_lines(log) == 4 + sent,
-	               "%d + %d lines, expected %d", count_lines(old), count_lines(log), 4 + sent);
-	out = python(json_lines_py, log); /* still valid JSON lines */
-	free(out);
-	free(old);
-	free(log);
-}
-END_TEST
-
-START_TEST(test_access_log_logfmt_without_propagation)
-{
-	if (!have_http1(__func__))
-		return;
-	char *log = harness_tmpfile("access.log");
-	struct harness_daemon *d =
-	    harness_start_ready(CONF_ACCESS("logfmt", "propagate = no\n"), log);
-	int port = harness_port(d, "admin"), echo = harness_port(d, "echo");
-	struct http h =
-	    curl(port, "/health/ready", "-H 'traceparent: 00-" TRACE_ID "-" PARENT_ID "-01'");
-	char tp[128];
-	harness_assert(h.code == 200, "/health/ready: %d", h.code);
-	harness_assert(!header_value(&h, "traceparent", tp, sizeof(tp)),
-	               "traceparent sent with propagate = no: %s", tp);
-	http_free(&h);
-	int fd = harness_connect(echo);
-	harness_assert(fd >= 0, "connect: %s", strerror(errno));
-	int r = harness_echo_frame(fd, "hello", 5, IO_MS);
-	harness_assert(r == HARNESS_OK, "echo: %s", harness_io_name(r));
-	close(fd);
-
-	char *out = python(logfmt_lines_py, log);
-	expect_line(out, "L0 listener=admin");
-	expect_line(out, "L0 route=health");
-	expect_line(out, "L0 path=/health/ready");
-	expect_line(out, "L0 status=200");
-	expect_line(out, "L0 trace_id=" TRACE_ID);
-	expect_line(out, "L1 listener=echo");
-	expect_line(out, "L1 bytes_in=5");
-	harness_assert(strstr(out, "L0 time=") && strstr(out, "L1 peer=127.0.0.1:") &&
-	                   strstr(out, "L1 span_id="),
-	               "fields missing:\n%s", out);
-	harness_assert(count_lines(log) == 2, "%d lines", count_lines(log));
-	free(out);
-	free(log);
-}
-END_TEST
-
-/* Over TLS with a client certificate, the line names the TLS version and
- * the client's subject. */
-START_TEST(test_access_log_names_the_tls_client)
-{
-	if (!have_http1(__func__))
-		return;
-	int st;
-	char *certs = harness_tmpfile("certs");
-	char *out = sh(&st, "sh '%s/tests/tls/mkcerts.sh' '%s'", harness_env("MH_SRCDIR"), certs);
-	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mkcerts.sh: %s", out);
-	free(out);
-	char *log = harness_tmpfile("access.log");
-	struct harness_daemon *d =
-	    harness_start_ready(CONF_HEAD("1") CONF_ADMIN
-	                        "[module accesslog]\noutput = %s\n"
-	                        "[listener secure]\nlisten = 127.0.0.1:0\ncodec = http1\n"
-	                        "routes = health\ntls = on\ntls_certificate = %s/server-ecdsa.pem "
-	                        "%s/server-ecdsa.key\ntls_client_ca = %s/ca.pem\n"
-	                        "tls_verify_client = require\n",
-	                        log, certs, certs, certs);
-	int port = harness_port(d, "secure");
-	out = sh(&st,
-	         "curl -s -S --cacert '%s/ca.pem' --cert '%s/client.pem' --key '%s/client.key' "
-	         "'https://127.0.0.1:%d/health/live'",
-	         certs, certs, certs, port);
-	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "live\n") == 0,
-	               "curl over TLS: %s", out);
-	free(out);
-	out = python(json_lines_py, log);
-	expect_line(out, "L0 listener=secure");
-	expect_line(out, "L0 status=200");
-	harness_assert(strstr(out, "\nL0 tls=TLS1.") != NULL, "no TLS version:\n%s", out);
-	harness_assert(strstr(out, "\nL0 tls_subject=") != NULL &&
-	                   strstr(strstr(out, "\nL0 tls_subject="), "CN=client1") != NULL,
-	               "no client subject:\n%s", out);
-	free(out);
-	free(log);
-	free(certs);
+	admin_http_free(&h);
 }
 END_TEST
 
@@ -923,9 +516,6 @@ static Suite *admin_suite(void)
 	tcase_add_test(tc, test_health_while_starting_then_ready);
 	tcase_add_test(tc, test_health_while_draining);
 	tcase_add_test(tc, test_status_json_and_metrics_over_http);
-	tcase_add_test(tc, test_access_log_json_with_trace_context_and_rotation);
-	tcase_add_test(tc, test_access_log_logfmt_without_propagation);
-	tcase_add_test(tc, test_access_log_names_the_tls_client);
 	suite_add_tcase(s, tc);
 	return s;
 }

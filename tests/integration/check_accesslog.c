@@ -1,0 +1,253 @@
+/* tests/integration/check_accesslog.c — the accesslog observer against
+ * the real modhostd: lines in JSON and logfmt checked by python3, W3C
+ * trace context accepted and propagated (or not, as configured), the log
+ * reopened after rotation, and the TLS client's identity named.  Uses
+ * curl against the http1 codec, skipped, saying so, when http1.so is not
+ * built. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "adminclient.h"
+#include "modhost-t.h"
+
+/* ---- access log -------------------------------------------------------------- */
+
+#define CONF_ACCESS(format, extra)                                                                 \
+	CONF_HEAD("2")                                                                             \
+	CONF_ADMIN "[module lenprefix]\n[module echo]\n"                                           \
+	           "[module accesslog]\nformat = " format "\noutput = %s\n" extra                  \
+	           "[listener echo]\nlisten = 127.0.0.1:0\ncodec = lenprefix\n"                    \
+	           "handler = echo\n"
+
+#define TRACE_ID  "4bf92f3577b34da6a3ce929d0e0e4736"
+#define PARENT_ID "00f067aa0ba902b7"
+
+/* Prints "L<n> key=value" for every field of every JSON line, sorted. */
+static const char *const json_lines_py = "import json, sys\n"
+                                         "for i, line in enumerate(open(sys.argv[1])):\n"
+                                         "    d = json.loads(line)\n"
+                                         "    for k in sorted(d):\n"
+                                         "        print('L%d %s=%s' % (i, k, d[k]))\n";
+
+/* The same for logfmt: key=value or key=\"quoted \\\" value\", one space
+ * apart, nothing else on the line. */
+static const char *const logfmt_lines_py =
+    "import re, sys\n"
+    "pair = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)=(\"(?:[^\"\\\\]|\\\\.)*\"|[^ \"=]+)( |$)')\n"
+    "for i, line in enumerate(open(sys.argv[1])):\n"
+    "    line = line.rstrip('\\n')\n"
+    "    pos, d = 0, {}\n"
+    "    while pos < len(line):\n"
+    "        m = pair.match(line, pos)\n"
+    "        if not m:\n"
+    "            sys.exit('line %d: bad logfmt at %d: %s' % (i, pos, line))\n"
+    "        v = m.group(2)\n"
+    "        if v.startswith('\"'):\n"
+    "            v = re.sub(r'\\\\(.)', r'\\1', v[1:-1])\n"
+    "        d[m.group(1)] = v\n"
+    "        pos = m.end()\n"
+    "    for k in sorted(d):\n"
+    "        print('L%d %s=%s' % (i, k, d[k]))\n";
+
+/* Lines in path. */
+static int count_lines(const char *path)
+{
+	char *t = admin_read_file(path);
+	int n = 0;
+	for (char *p = t; *p; p++)
+		n += *p == '\n';
+	free(t);
+	return n;
+}
+
+START_TEST(test_access_log_json_with_trace_context_and_rotation)
+{
+	if (!admin_have_http1(__func__))
+		return;
+	char *log = harness_tmpfile("access.log");
+	struct harness_daemon *d = harness_start_ready(CONF_ACCESS("json", ""), log);
+	int port = harness_port(d, "admin"), echo = harness_port(d, "echo");
+
+	/* L0: a traceparent is continued: same trace, flags, a new span. */
+	struct admin_http h =
+	    admin_curl(port, "/health/live", "-H 'traceparent: 00-" TRACE_ID "-" PARENT_ID "-01'");
+	char tp[128], want[128];
+	harness_assert(h.code == 200, "/health/live: %d", h.code);
+	harness_assert(admin_header(&h, "traceparent", tp, sizeof(tp)), "no traceparent in:\n%s",
+	               h.headers);
+	harness_assert(strlen(tp) == 55 && strncmp(tp, "00-" TRACE_ID "-", 36) == 0 &&
+	                   strcmp(tp + 52, "-01") == 0 && strncmp(tp + 36, PARENT_ID, 16) != 0,
+	               "traceparent '%s'", tp);
+	admin_http_free(&h);
+	/* L1: no route matches: 404, and a fresh trace. */
+	admin_expect_http(port, "/nowhere", 404, NULL);
+	/* L2: an invalid traceparent (zero trace id) is not continued. */
+	h = admin_curl(port, "/health/ready",
+	         "-H 'traceparent: 00-00000000000000000000000000000000-" PARENT_ID "-01'");
+	char tp2[128];
+	harness_assert(admin_header(&h, "traceparent", tp2, sizeof(tp2)) && strlen(tp2) == 55 &&
+	                   strncmp(tp2, "00-00000000", 11) != 0,
+	               "traceparent '%s'", tp2);
+	admin_http_free(&h);
+	/* L3: a lenprefix message: no HTTP fields, a generated trace id. */
+	int fd = harness_connect(echo);
+	harness_assert(fd >= 0, "connect: %s", strerror(errno));
+	int r = harness_echo_frame(fd, "hello", 5, IO_MS);
+	harness_assert(r == HARNESS_OK, "echo: %s", harness_io_name(r));
+
+	/* Lines are written before the reply leaves: all four are there. */
+	char *out = admin_python(json_lines_py, log);
+	admin_expect_line(out, "L0 listener=admin");
+	admin_expect_line(out, "L0 route=health");
+	admin_expect_line(out, "L0 protocol=http1");
+	admin_expect_line(out, "L0 method=GET");
+	admin_expect_line(out, "L0 path=/health/live");
+	admin_expect_line(out, "L0 status=200");
+	admin_expect_line(out, "L0 trace_id=" TRACE_ID);
+	snprintf(want, sizeof(want), "L0 span_id=%.16s", tp + 36);
+	admin_expect_line(out, want);
+	harness_assert(strstr(out, "L0 peer=127.0.0.1:") && strstr(out, "L0 duration_us=") &&
+	                   strstr(out, "L0 time=") && strstr(out, "L0 bytes_in=0"),
+	               "fields missing:\n%s", out);
+	admin_expect_line(out, "L1 path=/nowhere");
+	admin_expect_line(out, "L1 status=404");
+	harness_assert(strstr(out, "L1 route=") == NULL, "L1 has a route:\n%s", out);
+	snprintf(want, sizeof(want), "L2 trace_id=%.32s", tp2 + 3);
+	admin_expect_line(out, want);
+	admin_expect_line(out, "L3 listener=echo");
+	admin_expect_line(out, "L3 status=200");
+	admin_expect_line(out, "L3 bytes_in=5");
+	harness_assert(strstr(out, "L3 path=") == NULL && strstr(out, "L3 trace_id=") != NULL,
+	               "L3 fields:\n%s", out);
+	free(out);
+
+	/* Rotation: rename the file away; within a second or so the workers
+	 * write to a new one at the same path, and no line is lost. */
+	char *old = harness_tmpfile("access.log.1");
+	harness_assert(rename(log, old) == 0, "rename: %s", strerror(errno));
+	int sent = 0;
+	uint64_t deadline = harness_now_ms() + HARNESS_WAIT_MS;
+	/* Each worker reopens on its own, on its next line a second after
+	 * its last check: the echo connection's worker writes here. */
+	while (access(log, F_OK) != 0 || count_lines(log) < 1) {
+		harness_assert(harness_now_ms() < deadline, "%s was not reopened", log);
+		r = harness_echo_frame(fd, "again", 5, IO_MS);
+		harness_assert(r == HARNESS_OK, "echo: %s", harness_io_name(r));
+		sent++;
+	}
+	close(fd);
+	harness_assert(count_lines(old) + count_lines(log) == 4 + sent,
+	               "%d + %d lines, expected %d", count_lines(old), count_lines(log), 4 + sent);
+	out = admin_python(json_lines_py, log); /* still valid JSON lines */
+	free(out);
+	free(old);
+	free(log);
+}
+END_TEST
+
+START_TEST(test_access_log_logfmt_without_propagation)
+{
+	if (!admin_have_http1(__func__))
+		return;
+	char *log = harness_tmpfile("access.log");
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_ACCESS("logfmt", "propagate = no\n"), log);
+	int port = harness_port(d, "admin"), echo = harness_port(d, "echo");
+	struct admin_http h =
+	    admin_curl(port, "/health/ready", "-H 'traceparent: 00-" TRACE_ID "-" PARENT_ID "-01'");
+	char tp[128];
+	harness_assert(h.code == 200, "/health/ready: %d", h.code);
+	harness_assert(!admin_header(&h, "traceparent", tp, sizeof(tp)),
+	               "traceparent sent with propagate = no: %s", tp);
+	admin_http_free(&h);
+	int fd = harness_connect(echo);
+	harness_assert(fd >= 0, "connect: %s", strerror(errno));
+	int r = harness_echo_frame(fd, "hello", 5, IO_MS);
+	harness_assert(r == HARNESS_OK, "echo: %s", harness_io_name(r));
+	close(fd);
+
+	char *out = admin_python(logfmt_lines_py, log);
+	admin_expect_line(out, "L0 listener=admin");
+	admin_expect_line(out, "L0 route=health");
+	admin_expect_line(out, "L0 path=/health/ready");
+	admin_expect_line(out, "L0 status=200");
+	admin_expect_line(out, "L0 trace_id=" TRACE_ID);
+	admin_expect_line(out, "L1 listener=echo");
+	admin_expect_line(out, "L1 bytes_in=5");
+	harness_assert(strstr(out, "L0 time=") && strstr(out, "L1 peer=127.0.0.1:") &&
+	                   strstr(out, "L1 span_id="),
+	               "fields missing:\n%s", out);
+	harness_assert(count_lines(log) == 2, "%d lines", count_lines(log));
+	free(out);
+	free(log);
+}
+END_TEST
+
+/* Over TLS with a client certificate, the line names the TLS version and
+ * the client's subject. */
+START_TEST(test_access_log_names_the_tls_client)
+{
+	if (!admin_have_http1(__func__))
+		return;
+	int st;
+	char *certs = harness_tmpfile("certs");
+	char *out = admin_sh(&st, "sh '%s/tests/tls/mkcerts.sh' '%s'", harness_env("MH_SRCDIR"), certs);
+	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mkcerts.sh: %s", out);
+	free(out);
+	char *log = harness_tmpfile("access.log");
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_HEAD("1") CONF_ADMIN
+	                        "[module accesslog]\noutput = %s\n"
+	                        "[listener secure]\nlisten = 127.0.0.1:0\ncodec = http1\n"
+	                        "routes = health\ntls = on\ntls_certificate = %s/server-ecdsa.pem "
+	                        "%s/server-ecdsa.key\ntls_client_ca = %s/ca.pem\n"
+	                        "tls_verify_client = require\n",
+	                        log, certs, certs, certs);
+	int port = harness_port(d, "secure");
+	out = admin_sh(&st,
+	         "curl -s -S --cacert '%s/ca.pem' --cert '%s/client.pem' --key '%s/client.key' "
+	         "'https://127.0.0.1:%d/health/live'",
+	         certs, certs, certs, port);
+	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(out, "live\n") == 0,
+	               "curl over TLS: %s", out);
+	free(out);
+	out = admin_python(json_lines_py, log);
+	admin_expect_line(out, "L0 listener=secure");
+	admin_expect_line(out, "L0 status=200");
+	harness_assert(strstr(out, "\nL0 tls=TLS1.") != NULL, "no TLS version:\n%s", out);
+	harness_assert(strstr(out, "\nL0 tls_subject=") != NULL &&
+	                   strstr(strstr(out, "\nL0 tls_subject="), "CN=client1") != NULL,
+	               "no client subject:\n%s", out);
+	free(out);
+	free(log);
+	free(certs);
+}
+END_TEST
+
+static Suite *accesslog_suite(void)
+{
+	Suite *s = suite_create("accesslog");
+	TCase *tc = tcase_create("accesslog");
+	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, test_access_log_json_with_trace_context_and_rotation);
+	tcase_add_test(tc, test_access_log_logfmt_without_propagation);
+	tcase_add_test(tc, test_access_log_names_the_tls_client);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return harness_run_suite(accesslog_suite(), CK_ENV);
+}

@@ -1,7 +1,6 @@
 /* tests/integration/adminclient.c — see adminclient.h. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,23 +19,6 @@ int admin_have_http1(const char *test)
 		return 1;
 	fprintf(stderr, "%s: SKIPPED: %s is not built (the http1 codec)\n", test, path);
 	return 0;
-}
-
-/* Run a shell command line; returns its output (malloc'ed) and the exit
- * status in *status. */
-char *admin_sh(int *status, const char *fmt, ...)
-{
-	char *cmd, *out;
-	va_list ap;
-	va_start(ap, fmt);
-	harness_assert(vasprintf(&cmd, fmt, ap) >= 0, "out of memory");
-	va_end(ap);
-	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-	int st = harness_run(argv, &out, HARNESS_WAIT_MS);
-	harness_assert(st != -1, "'%s' did not run or finish: %s", cmd, strerror(errno));
-	free(cmd);
-	*status = st;
-	return out ? out : strdup("");
 }
 
 char *admin_read_file(const char *path)
@@ -72,7 +54,7 @@ struct admin_http admin_curl(int port, const char *path, const char *extra)
 	int st;
 	char *hdr = harness_tmpfile("curl.headers"), *body = harness_tmpfile("curl.body");
 	char *out =
-	    admin_sh(&st, "curl -s -S -o '%s' -D '%s' -w '%%{http_code}' %s 'http://127.0.0.1:%d%s'",
+	    harness_sh(&st, "curl -s -S -o '%s' -D '%s' -w '%%{http_code}' %s 'http://127.0.0.1:%d%s'",
 	       body, hdr, extra ? extra : "", port, path);
 	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "curl %s failed: %s", path, out);
 	h.code = atoi(out);
@@ -150,7 +132,7 @@ void admin_promtool_ok(const char *text)
 	int st;
 	char *path = harness_tmpfile("scrape.prom");
 	harness_write_file(path, "%s", text);
-	char *out = admin_sh(&st, "promtool check metrics < '%s'", path);
+	char *out = harness_sh(&st, "promtool check metrics < '%s'", path);
 	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	               "promtool check metrics (status %d):\n%s\non:\n%s", st, out, text);
 	free(out);
@@ -164,7 +146,7 @@ char *admin_python(const char *script, const char *file)
 	int st;
 	char *path = harness_tmpfile("check.py");
 	harness_write_file(path, "%s", script);
-	char *out = admin_sh(&st, "python3 '%s' '%s'", path, file);
+	char *out = harness_sh(&st, "python3 '%s' '%s'", path, file);
 	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "python3 on %s failed:\n%s", file,
 	               out);
 	free(path);

@@ -26,9 +26,6 @@
 
 /* Whether the http1 codec is built; if not, say why the test does nothing. */
 int admin_have_http1(const char *test);
-/* Run a shell command line; returns its output (malloc'ed) and the exit
- * status in *status. */
-char *admin_sh(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The whole file (malloc'ed, NUL-terminated). */
 char *admin_read_file(const char *path);
 

@@ -201,7 +201,7 @@ START_TEST(test_access_log_names_the_tls_client)
 		return;
 	int st;
 	char *certs = harness_tmpfile("certs");
-	char *out = admin_sh(&st, "sh '%s/tests/tls/mkcerts.sh' '%s'", harness_env("MH_SRCDIR"), certs);
+	char *out = harness_sh(&st, "sh '%s/tests/tls/mkcerts.sh' '%s'", harness_env("MH_SRCDIR"), certs);
 	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mkcerts.sh: %s", out);
 	free(out);
 	char *log = harness_tmpfile("access.log");
@@ -214,7 +214,7 @@ START_TEST(test_access_log_names_the_tls_client)
 	                        "tls_verify_client = require\n",
 	                        log, certs, certs, certs);
 	int port = harness_port(d, "secure");
-	out = admin_sh(&st,
+	out = harness_sh(&st,
 	         "curl -s -S --cacert '%s/ca.pem' --cert '%s/client.pem' --key '%s/client.key' "
 	         "'https://127.0.0.1:%d/health/live'",
 	         certs, certs, certs, port);

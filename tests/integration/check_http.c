@@ -138,13 +138,13 @@ static void expect_closed(int fd)
 
 /* ---- curl ------------------------------------------------------------------------- */
 
-/* Run a shell command line (curl, with redirections); returns its output. */
+/* Run a shell command line (curl, with redirections) that must succeed;
+ * returns its output. */
 static char *run_sh(const char *cmd)
 {
-	char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
-	char *out = NULL;
-	int st = harness_run(argv, &out, 30000);
-	harness_assert(st == 0, "'%s' exited with status %d:\n%s", cmd, st, out ? out : "");
+	int st;
+	char *out = harness_sh(&st, "%s", cmd);
+	harness_assert(st == 0, "'%s' exited with status %d:\n%s", cmd, st, out);
 	return out;
 }
 

@@ -920,6 +920,21 @@ int harness_run(char *const argv[], char **output, int timeout_ms)
 	return timed_out ? -1 : st;
 }
 
+char *harness_sh(int *status, const char *fmt, ...)
+{
+	char *cmd, *out;
+	va_list ap;
+	va_start(ap, fmt);
+	harness_assert(vasprintf(&cmd, fmt, ap) >= 0, "out of memory");
+	va_end(ap);
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	int st = harness_run(argv, &out, 30000);
+	harness_assert(st != -1, "'%s' did not run or finish: %s", cmd, strerror(errno));
+	free(cmd);
+	*status = st;
+	return out ? out : strdup("");
+}
+
 long harness_raise_nofile(void)
 {
 	struct rlimit rl;

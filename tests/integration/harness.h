@@ -171,6 +171,11 @@ void harness_wait_workers_at(const char *file, int line, struct harness_daemon *
  * allocated *output (free it).  Returns the wait status, or -1 if it could
  * not run or did not finish within timeout_ms (it is then killed). */
 int harness_run(char *const argv[], char **output, int timeout_ms);
+/* Run a shell command line (printf-style) through harness_run, waiting at
+ * most 30 s: returns its combined output (malloc'ed, never NULL) and its
+ * wait status in *status.  Fails the test if it could not run or did not
+ * finish. */
+char *harness_sh(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Raise the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
 long harness_raise_nofile(void);
 

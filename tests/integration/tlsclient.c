@@ -236,9 +236,9 @@ const char *tcli_field(const char *reply, const char *key, char *out, size_t cap
 
 int tls_sh(const char *cmd, char **out)
 {
-	char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
-	int st = harness_run(argv, out, 30000);
-	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	int st;
+	*out = harness_sh(&st, "%s", cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int tls_have(const char *tool)

@@ -72,8 +72,8 @@ void tcli_whoami(struct tcli *t, char *buf, size_t cap);
 /* The value of "key=" in a whoami reply, into out (returned). */
 const char *tcli_field(const char *reply, const char *key, char *out, size_t cap);
 
-/* Run a command line through sh; returns its exit status, the combined
- * output in *out (free it). */
+/* harness_sh for cmd, returning its exit code (-1: killed by a signal)
+ * and its output in *out (free it). */
 int tls_sh(const char *cmd, char **out);
 /* Whether tool is on the PATH. */
 int tls_have(const char *tool);

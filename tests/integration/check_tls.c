@@ -335,6 +335,10 @@ START_TEST(test_resumption_across_workers)
 		               "%s: not resumed on worker %s (made on %s)", vers, w2, w1);
 		gnutls_free(data.data);
 		tcli_close(&b);
+		/* a's worker answers once it is no longer blocked: the next
+		 * round must not find both workers blocked. */
+		tcli_read_line(&a, who, sizeof(who));
+		harness_assert(strcmp(who, "x") == 0, "reply to block: '%s'", who);
 		tcli_close(&a);
 	}
 	/* gnutls-cli --resume, the real client. */

@@ -153,22 +153,25 @@ int tcli_recv_exact(struct tcli *t, void *buf, size_t len)
 	return 0;
 }
 
-/* One line (without its '\n') into buf. */
-void tcli_line(struct tcli *t, const char *send, char *buf, size_t cap)
+void tcli_read_line(struct tcli *t, char *buf, size_t cap)
 {
-	tcli_send(t, send, strlen(send));
 	size_t n = 0;
 	for (;;) {
 		char ch;
 		int r = tcli_recv_exact(t, &ch, 1);
-		harness_assert(r == 0, "reply to '%s': %s", send,
-		               r == 1 ? "EOF" : gnutls_strerror(r));
+		harness_assert(r == 0, "reading a line: %s", r == 1 ? "EOF" : gnutls_strerror(r));
 		if (ch == '\n')
 			break;
 		if (n + 1 < cap)
 			buf[n++] = ch;
 	}
 	buf[n] = '\0';
+}
+
+void tcli_line(struct tcli *t, const char *send, char *buf, size_t cap)
+{
+	tcli_send(t, send, strlen(send));
+	tcli_read_line(t, buf, cap);
 }
 
 void tcli_expect_line(struct tcli *t, const char *line)

@@ -59,7 +59,9 @@ void tcli_close(struct tcli *t);
 void tcli_send(struct tcli *t, const void *data, size_t len);
 /* Receive exactly len bytes; returns 0, or the GnuTLS error (or 1 at EOF). */
 int tcli_recv_exact(struct tcli *t, void *buf, size_t len);
-/* Send send, then read one line (without its '\n') into buf. */
+/* Read one line (without its '\n') into buf. */
+void tcli_read_line(struct tcli *t, char *buf, size_t cap);
+/* Send send, then read one line into buf. */
 void tcli_line(struct tcli *t, const char *send, char *buf, size_t cap);
 /* A line through the line codec's echo, checked. */
 void tcli_expect_line(struct tcli *t, const char *line);

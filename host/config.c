@@ -270,7 +270,7 @@ static int config_build_server(struct cfgfile_ctx *ctx)
 		return -1;
 	if (s->busy_poll_nap_us > s->busy_poll_us) {
 		const struct cfg_entry *nap = cfgfile_entry(sec, "busy_poll_nap");
-		const struct cfg_entry *poll = cfgfile_entry(sec, "busy_poll");
+		const struct cfg_entry *budget = cfgfile_entry(sec, "busy_poll");
 		if (!s->busy_poll_us)
 			cfgfile_error(ctx, nap->file, nap->line,
 			              "bad value for 'busy_poll_nap': it naps between the polls of "
@@ -278,7 +278,7 @@ static int config_build_server(struct cfgfile_ctx *ctx)
 		else
 			cfgfile_error(ctx, nap->file, nap->line,
 			              "bad value for 'busy_poll_nap': '%s' is longer than busy_poll (%s)",
-			              nap->value, poll->value);
+			              nap->value, budget->value);
 		return -1;
 	}
 	if (!s->module_path) {

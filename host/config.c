@@ -16,6 +16,7 @@
 #include "config.h"
 #include "route.h"
 #include "log.h"
+#include "pollctl.h"
 #include "tlsconf.h"
 
 #ifndef MH_MODULE_DIR
@@ -27,6 +28,7 @@
 enum config_type {
 	CT_DURATION, /* uint64_t ms */
 	CT_DURATION_US, /* uint64_t us, at most max */
+	CT_BUSY_POLL, /* auto (int at off2 = 1), or off / a duration as CT_DURATION_US */
 	CT_SIZE,     /* uint64_t bytes */
 	CT_U64,      /* uint64_t within [min, max] */
 	CT_INT,      /* int within [min, max] */
@@ -58,7 +60,7 @@ static const struct config_key config_server_keys[] = {
     {"workers", CT_WORKERS, SRV(workers), 0, 0, 512},
     {"shutdown_timeout", CT_DURATION, SRV(shutdown_timeout_ms), 0, 0, 0},
     {"max_connections", CT_U64, SRV(max_connections), 0, 1, 1 << 24},
-    {"busy_poll", CT_DURATION_US, SRV(busy_poll_us), 0, 0, 1000000},
+    {"busy_poll", CT_BUSY_POLL, SRV(busy_poll_us), SRV(busy_poll_auto), 0, 1000000},
     {"busy_poll_nap", CT_DURATION_US, SRV(busy_poll_nap_us), 0, 0, 1000000},
     {"module_path", CT_PATH, SRV(module_path), 0, 0, 0},
     {"pid_file", CT_PATH, SRV(pid_file), 0, 0, 0},
@@ -123,7 +125,19 @@ static int config_parse_value(const struct config *cfg, const struct config_key 
 			return -1;
 		*(uint64_t *)field = u;
 		return 0;
+	case CT_BUSY_POLL:
 	case CT_DURATION_US:
+		if (k->type == CT_BUSY_POLL) {
+			*(int *)((char *)base + k->off2) = strcmp(v, "auto") == 0;
+			if (strcmp(v, "auto") == 0 || strcmp(v, "off") == 0) {
+				*(uint64_t *)field = 0;
+				return 0;
+			}
+			if (*v < '0' || *v > '9') {
+				snprintf(reason, rlen, "'%s' is not auto, off or a duration (e.g. 200us)", v);
+				return -1;
+			}
+		}
 		if (cfgval_duration_us(v, &u, reason, rlen) < 0)
 			return -1;
 		if (u > (uint64_t)k->max) {
@@ -266,19 +280,26 @@ static int config_build_server(struct cfgfile_ctx *ctx)
 	s->workers = n < 1 ? 1 : n > 512 ? 512 : (int)n;
 	s->shutdown_timeout_ms = 30 * 1000;
 	s->max_connections = 10000;
+	s->busy_poll_auto = 1;
 	if (sec && config_apply(ctx, sec, config_server_keys, s) < 0)
 		return -1;
-	if (s->busy_poll_nap_us > s->busy_poll_us) {
+	uint64_t budget = s->busy_poll_auto ? POLLCTL_BUDGET_US : s->busy_poll_us;
+	if (s->busy_poll_nap_us > budget) {
 		const struct cfg_entry *nap = cfgfile_entry(sec, "busy_poll_nap");
-		const struct cfg_entry *budget = cfgfile_entry(sec, "busy_poll");
-		if (!s->busy_poll_us)
+		const struct cfg_entry *poll = cfgfile_entry(sec, "busy_poll");
+		if (s->busy_poll_auto)
+			cfgfile_error(ctx, nap->file, nap->line,
+			              "bad value for 'busy_poll_nap': '%s' is longer than the %uus "
+			              "that busy_poll = auto polls for",
+			              nap->value, POLLCTL_BUDGET_US);
+		else if (!s->busy_poll_us)
 			cfgfile_error(ctx, nap->file, nap->line,
 			              "bad value for 'busy_poll_nap': it naps between the polls of "
 			              "busy_poll, which is off");
 		else
 			cfgfile_error(ctx, nap->file, nap->line,
 			              "bad value for 'busy_poll_nap': '%s' is longer than busy_poll (%s)",
-			              nap->value, budget->value);
+			              nap->value, poll->value);
 		return -1;
 	}
 	if (!s->module_path) {

@@ -33,8 +33,10 @@ struct server_settings {
 	int workers;                  /* 0 = single process; default: number of cores ("auto") */
 	uint64_t shutdown_timeout_ms; /* drain limit on stop and reload; default 30s */
 	uint64_t max_connections;     /* the whole host, all listeners; default 10000 */
+	int busy_poll_auto;           /* busy_poll = auto (the default): pollctl.c decides */
 	uint64_t busy_poll_us;        /* a worker polls this long after I/O before sleeping; 0 = off */
-	uint64_t busy_poll_nap_us;    /* and naps this long between polls; 0 = polls back to back */
+	uint64_t busy_poll_nap_us;    /* and naps this long between polls; 0 = polls back to back
+	                               * (with auto: 0 = POLLCTL_NAP_US) */
 	char *module_path;            /* folder of module .so files; default MODULEDIR */
 	char *pid_file;               /* NULL = none */
 	char *user, *group;           /* NULL = keep */

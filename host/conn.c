@@ -519,6 +519,10 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mh_conn *c = arg;
 	worker_io_events++;
+	if (c->io_window != worker_load_window) {
+		c->io_window = worker_load_window;
+		worker_load_conns++;
+	}
 	c->flags |= CONN_IN_CALLBACK;
 	if (what & EV_CLOSED)
 		c->flags |= CONN_PEER_HUP;

@@ -65,6 +65,7 @@ struct mh_conn {
 	                          * in CONN_HANDSHAKE: when the handshake began */
 	char *error_text;        /* from conn_set_error, in the arena */
 	int error_status;
+	uint32_t io_window;      /* the worker's load window of its last I/O */
 	char *peer_text;         /* formatted on first use, in the arena */
 	union { /* unix peers keep only the family */
 		struct sockaddr sa;

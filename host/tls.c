@@ -82,6 +82,7 @@ static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 			t->flags |= TLS_GOT_BYTES;
 		}
 		c->bytes_in += (uint64_t)r;
+		worker_io_bytes += (uint64_t)r;
 	} else if (r < 0) {
 		t->sys_errno = (uint8_t)errno;
 		gnutls_transport_set_errno(t->session, errno);

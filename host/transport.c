@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "transport.h"
+#include "worker.h"
 
 /* Read into the room the input buffer's block already has, and what does
  * not fit into the worker's scratch block, then append that: a connection
@@ -32,6 +33,7 @@ static int plain_read(struct mh_conn *c, size_t max, size_t *n)
 		if (buf_add(c->in, scratch, (size_t)r - direct) < 0)
 			return TRANSPORT_ERROR;
 		c->bytes_in += (uint64_t)r;
+		worker_io_bytes += (uint64_t)r;
 		*n = (size_t)r;
 		return TRANSPORT_OK;
 	}

@@ -28,6 +28,7 @@
 #include "route.h"
 #include "shm.h"
 #include "status.h"
+#include "pollctl.h"
 #include "worker.h"
 
 /* Connections accepted per readiness event, per listener: bounded so that
@@ -69,6 +70,9 @@ struct worker {
 
 static struct worker *self;
 unsigned long worker_io_events;
+uint64_t worker_io_bytes;
+uint32_t worker_load_window = 1;
+unsigned worker_load_conns;
 
 static void retire_finished(void);
 
@@ -519,10 +523,10 @@ static void teardown(void)
 	event_free(self->ev_limit_retry);
 }
 
-static uint64_t monotonic_us(void)
+static uint64_t clock_us(clockid_t clock)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
@@ -558,6 +562,26 @@ static void worker_nap(uint64_t us)
 	nanosleep(&ts, NULL);
 }
 
+/* Close the load window that began at *start and feed it to busy_poll =
+ * auto's controller; returns whether the worker polls in the next. */
+static int end_load_window(struct pollctl *pc, uint64_t *start, uint64_t now,
+                           uint64_t *cpu_start, uint64_t *bytes_start)
+{
+	uint64_t cpu = clock_us(CLOCK_THREAD_CPUTIME_ID);
+	struct pollctl_sample s = {
+	    .wall_us = now - *start,
+	    .cpu_us = cpu - *cpu_start,
+	    .bytes_in = worker_io_bytes - *bytes_start,
+	    .conns = worker_load_conns,
+	};
+	*start = now;
+	*cpu_start = cpu;
+	*bytes_start = worker_io_bytes;
+	worker_load_window++;
+	worker_load_conns = 0;
+	return pollctl_window(pc, &s);
+}
+
 /* Run the loop until it is stopped.  With busy_poll set, a worker that has
  * just done I/O keeps polling without a timeout for that long before it
  * sleeps in epoll_wait: a peer's next message then finds it awake, and
@@ -565,31 +589,41 @@ static void worker_nap(uint64_t us)
  * With busy_poll_nap it naps that long between polls that found nothing
  * instead of polling back to back: less CPU, and messages that arrive
  * during a nap are handled together.  The cost is CPU time spent polling
- * when traffic pauses, and with naps, up to a nap of delay. */
+ * when traffic pauses, and with naps, up to a nap of delay.  With
+ * busy_poll = auto (the default) pollctl.c turns polling with naps on and
+ * off by load window, keeping it where it carries more traffic. */
 static void worker_loop(void)
 {
-	uint64_t last_io = monotonic_us();
+	struct pollctl pc;
+	uint64_t now = clock_us(CLOCK_MONOTONIC), last_io = now, window_start = now;
+	uint64_t window_cpu = clock_us(CLOCK_THREAD_CPUTIME_ID), window_bytes = worker_io_bytes;
+	int engaged = 0;
 
+	pollctl_init(&pc);
 	for (;;) {
+		/* Copied out: a pass may retire the generation they belong to. */
 		const struct server_settings *srv = &self->gen->cfg->server;
-		uint64_t budget = srv->busy_poll_us;
-		if (!budget) {
-			if (loop_pass(EVLOOP_ONCE) < 0)
-				return;
-			continue;
+		int automatic = srv->busy_poll_auto;
+		uint64_t budget = srv->busy_poll_us, nap = srv->busy_poll_nap_us;
+		if (automatic) {
+			budget = engaged ? POLLCTL_BUDGET_US : 0;
+			nap = nap ? nap : POLLCTL_NAP_US;
 		}
 		unsigned long seen = worker_io_events;
-		if (loop_pass(EVLOOP_NONBLOCK) < 0)
+		if (loop_pass(budget ? EVLOOP_NONBLOCK : EVLOOP_ONCE) < 0)
 			return;
-		uint64_t now = monotonic_us();
-		if (worker_io_events != seen) {
+		now = clock_us(CLOCK_MONOTONIC);
+		int did_io = worker_io_events != seen;
+		if (did_io)
 			last_io = now;
+		if (automatic && now - window_start >= POLLCTL_WINDOW_US)
+			engaged = end_load_window(&pc, &window_start, now, &window_cpu, &window_bytes);
+		if (!budget || did_io)
 			continue;
-		}
 		if (now - last_io < budget) {
-			if (srv->busy_poll_nap_us) {
+			if (nap) {
 				uint64_t left = budget - (now - last_io);
-				worker_nap(srv->busy_poll_nap_us < left ? srv->busy_poll_nap_us : left);
+				worker_nap(nap < left ? nap : left);
 			}
 			continue;
 		}
@@ -597,7 +631,7 @@ static void worker_loop(void)
 		if (loop_pass(EVLOOP_ONCE) < 0)
 			return;
 		if (worker_io_events != seen) /* woken by I/O, not by a timer */
-			last_io = monotonic_us();
+			last_io = clock_us(CLOCK_MONOTONIC);
 	}
 }
 

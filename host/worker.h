@@ -66,6 +66,13 @@ int worker_edge_triggered(void);
 /* Bumped by every socket callback (connections, accepts, outbound); busy
  * polling watches it to tell a loop pass that did I/O from an idle one. */
 extern unsigned long worker_io_events;
+/* What busy_poll = auto measures (pollctl.h): bytes read from client
+ * connections, and how many distinct connections had I/O in the current
+ * load window — a connection counts itself once, when its io_window is
+ * not yet worker_load_window. */
+extern uint64_t worker_io_bytes;
+extern uint32_t worker_load_window;
+extern unsigned worker_load_conns;
 int worker_id(void);
 /* Connection bookkeeping, called by conn.c. */
 void worker_conn_added(struct mh_conn *c);

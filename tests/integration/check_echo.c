@@ -434,13 +434,14 @@ static long sleeps_during_exchanges(int fd, pid_t worker)
 
 START_TEST(test_busy_poll_keeps_the_worker_awake_between_requests)
 {
-	/* Without busy_poll the worker sleeps in epoll_wait between a reply
-	 * and the next request. */
+	/* By default (busy_poll = auto, which never polls for one connection)
+	 * the worker sleeps in epoll_wait between a reply and the next
+	 * request. */
 	struct harness_daemon *d = harness_start_ready(CONF_HEAD("1") CONF_ECHO);
 	pid_t worker = only_worker(d);
 	int fd = harness_connect_ok(harness_port(d, "frames"));
 	long slept = sleeps_during_exchanges(fd, worker);
-	harness_assert(slept >= EXCHANGES / 2, "without busy_poll the worker slept %ld times in %d exchanges",
+	harness_assert(slept >= EXCHANGES / 2, "by default the worker slept %ld times in %d exchanges",
 	               slept, EXCHANGES);
 	close(fd);
 	harness_stop(d);

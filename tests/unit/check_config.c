@@ -156,6 +156,7 @@ START_TEST(test_good_config)
 	ck_assert_int_eq(cfg->server.workers, 2);
 	ck_assert_uint_eq(cfg->server.shutdown_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->server.max_connections, 5000);
+	ck_assert_int_eq(cfg->server.busy_poll_auto, 0);
 	ck_assert_uint_eq(cfg->server.busy_poll_us, 250);
 	ck_assert_uint_eq(cfg->server.busy_poll_nap_us, 50);
 	ck_assert_int_ge(asprintf(&want, "%s/modules", base), 0);
@@ -280,6 +281,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->server.workers, ncpu < 1 ? 1 : ncpu > 512 ? 512 : ncpu);
 	ck_assert_uint_eq(cfg->server.shutdown_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->server.max_connections, 10000);
+	ck_assert_int_eq(cfg->server.busy_poll_auto, 1);
 	ck_assert_uint_eq(cfg->server.busy_poll_us, 0);
 	ck_assert_uint_eq(cfg->server.busy_poll_nap_us, 0);
 	ck_assert_str_eq(cfg->server.module_path, "/opt/mods");
@@ -444,8 +446,12 @@ static const struct {
     {"busy-poll-long.ini", "{F}:2: bad value for 'busy_poll': '2s' is too long (at most 1s)"},
     {"busy-poll-unit.ini",
      "{F}:2: bad value for 'busy_poll': '5ns' has an unknown unit 'ns' (use e.g. 200us, 2ms, 1s)"},
-    {"busy-poll-nap-off.ini", "{F}:2: bad value for 'busy_poll_nap': it naps between the polls "
+    {"busy-poll-word.ini",
+     "{F}:2: bad value for 'busy_poll': 'fast' is not auto, off or a duration (e.g. 200us)"},
+    {"busy-poll-nap-off.ini", "{F}:3: bad value for 'busy_poll_nap': it naps between the polls "
                               "of busy_poll, which is off"},
+    {"busy-poll-nap-auto.ini", "{F}:2: bad value for 'busy_poll_nap': '300us' is longer than the "
+                               "200us that busy_poll = auto polls for"},
     {"busy-poll-nap-long.ini",
      "{F}:3: bad value for 'busy_poll_nap': '1ms' is longer than busy_poll (100us)"},
     {"duration-overflow.ini",

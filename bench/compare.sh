@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/compare.sh — the whole comparison in one run: each per-feature
 # script that exists (echo-bench, http-bench, resp-bench — by default and
-# again with busy_poll = 200us and busy_poll_nap = 20us —, tls-bench,
+# again with busy_poll = off, to show what busy_poll = auto does —, tls-bench,
 # idle-conns), then 19,000
 # concurrent connections on one worker, then one
 # table of the speed targets of issue 5 with the medians, the ratios and
@@ -9,7 +9,7 @@
 #
 # usage: bench/compare.sh [--quick] [NAME...]   (from a build folder, or BUILD=DIR)
 #        bench/compare.sh --summary DIR          (the table again, from a past run)
-#   NAME: echo http resp resp-busy tls idle conns19k (default: all of them)
+#   NAME: echo http resp resp-off tls idle conns19k (default: all of them)
 #   --quick  ROUNDS=3 SECS=3 for the scripts that take them (a smoke run;
 #            the figures of record use the defaults)
 # env:   ROUNDS, SECS (passed on to the scripts), OUT (folder for every
@@ -34,12 +34,12 @@ while [ $# -gt 0 ]; do
 		[ -d "$summary_only" ] || lib_die "--summary needs the folder of a past run"
 		shift
 		;;
-	echo | http | resp | resp-busy | tls | idle | conns19k) parts="$parts $a" ;;
+	echo | http | resp | resp-off | tls | idle | conns19k) parts="$parts $a" ;;
 	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) lib_die "unknown argument '$a' (see --help)" ;;
 	esac
 done
-parts=${parts:-echo http resp resp-busy tls idle conns19k}
+parts=${parts:-echo http resp resp-off tls idle conns19k}
 if [ "$quick" -eq 1 ]; then
 	export ROUNDS=${ROUNDS:-3} SECS=${SECS:-3}
 fi
@@ -133,7 +133,7 @@ for p in $parts; do
 	echo) run_script echo echo-bench.sh ;;
 	http) run_script http http-bench.sh ;;
 	resp) run_script resp resp-bench.sh ;;
-	resp-busy) BUSY_POLL=200us BUSY_POLL_NAP=20us run_script resp-busy resp-bench.sh ;;
+	resp-off) BUSY_POLL=off run_script resp-off resp-bench.sh ;;
 	tls) run_script tls tls-bench.sh ;;
 	idle) run_script idle idle-conns.sh ;;
 	conns19k) conns19k ;;
@@ -209,10 +209,10 @@ pair() {
 		done
 	done
 
-	for f in "$OUT/resp.txt" "$OUT/resp-busy.txt"; do
+	for f in "$OUT/resp.txt" "$OUT/resp-off.txt"; do
 		[ -f "$f" ] || continue
 		how=""
-		[ "${f##*/}" = resp-busy.txt ] && how=" busy_poll 200us/20us"
+		[ "${f##*/}" = resp-off.txt ] && how=" busy_poll off"
 		medians "$f" | awk 'NR > 1 {print $1, $2}' | while read -r t d; do
 			r=$(cell "$f" "$t" "$d" ratio 1)
 			row "RESP $t $d$how, ops/s vs Redis" \
@@ -250,7 +250,7 @@ pair() {
 	fi
 	echo
 	echo "# every script's medians table"
-	for n in echo http resp resp-busy tls; do
+	for n in echo http resp resp-off tls; do
 		[ -f "$OUT/$n.txt" ] || continue
 		echo "## $n"
 		medians "$OUT/$n.txt"

@@ -12,7 +12,7 @@
 #
 # usage: bench/http-bench.sh            (from a build folder, or BUILD=DIR)
 # env:   ROUNDS=5 SECS=5 WARMUP=1 CONNS=50 DEPTHS="1 16" SERVERS="modhost nginx haproxy epoll uring"
-#        BUSY_POLL=0 BUSY_POLL_NAP=0 (modhost's [server] settings of those names)
+#        BUSY_POLL=auto BUSY_POLL_NAP=0 (modhost's [server] settings of those names)
 # Exits 1 if any run saw a socket error or a non-2xx response.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +23,7 @@ WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-50}
 DEPTHS=${DEPTHS:-1 16}
 SERVERS=${SERVERS:-modhost nginx haproxy epoll uring}
-BUSY_POLL=${BUSY_POLL:-0}
+BUSY_POLL=${BUSY_POLL:-auto}
 BUSY_POLL_NAP=${BUSY_POLL_NAP:-0}
 SERVER_CPU=0
 CLIENT_CPU=1

@@ -10,8 +10,9 @@
 #        N1=400000 N16=4000000 (requests per run at depth 1 / other depths)
 #        WORKERS=1 (modhost workers; 0 = serve in the master process)
 #        KEYSPACE=0 (-r N: N random keys; 0 = redis-benchmark's one key)
-#        BUSY_POLL=0 (modhost's [server] busy_poll, e.g. 200us; 0 = off)
-#        BUSY_POLL_NAP=0 (its busy_poll_nap, e.g. 20us; 0 = poll back to back)
+#        BUSY_POLL=auto (modhost's [server] busy_poll: auto, off or e.g. 200us)
+#        BUSY_POLL_NAP=0 (its busy_poll_nap, e.g. 20us; 0 = auto's default,
+#        or poll back to back)
 # Needs redis-server and redis-benchmark (Debian: redis-server, redis-tools).
 # Exits 1 if any run failed or redis-benchmark reported an error.
 set -u
@@ -25,7 +26,7 @@ N1=${N1:-400000}
 N16=${N16:-4000000}
 WORKERS=${WORKERS:-1}
 KEYSPACE=${KEYSPACE:-0}
-BUSY_POLL=${BUSY_POLL:-0}
+BUSY_POLL=${BUSY_POLL:-auto}
 BUSY_POLL_NAP=${BUSY_POLL_NAP:-0}
 SERVER_CPU=0
 CLIENT_CPU=1

@@ -1,7 +1,8 @@
-/* tests/unit/check_config.c — Check suite for the configuration subsystem:
- * config_load over real INI files (config.c), routes, and module key
- * tables (modconf.c); the value parsers are check_cfgval's, the log
- * formats check_log's.  Fixtures live in $MH_SRCDIR/tests/fixtures/config;
+/* tests/unit/check_config.c — Check suite for config_load over real INI
+ * files (config.c): good files, defaults, syntax, includes, and every
+ * error with its file:line; routes and module key tables are
+ * check_modconf's, the value parsers check_cfgval's, the log formats
+ * check_log's.  Fixtures live in $MH_SRCDIR/tests/fixtures/config;
  * scratch files go in a folder from tests/unit/scratch.c, removed after
  * each test case. */
 #include "build-config.h"
@@ -23,10 +24,9 @@
 #include "unit.h"
 #include "cfgval.h"
 #include "config.h"
-#include "route.h"
 #include "log.h"
-#include "modconf.h"
 #include "scratch.h"
+#include "cfgload.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -55,50 +55,6 @@ static char *fixture(const char *rel)
 	return p;
 }
 
-/* Replace {F} with file and {D} with dir in tmpl. */
-static char *expand(const char *tmpl, const char *file, const char *dir)
-{
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-
-	for (const char *p = tmpl; *p; p++) {
-		if (strncmp(p, "{F}", 3) == 0) {
-			fputs(file, f);
-			p += 2;
-		} else if (strncmp(p, "{D}", 3) == 0) {
-			fputs(dir, f);
-			p += 2;
-		} else {
-			fputc(*p, f);
-		}
-	}
-	fclose(f);
-	return out;
-}
-
-/* config_load(path) must fail with exactly msg. */
-static void expect_load_error(const char *path, const char *msg)
-{
-	struct config *cfg = (struct config *)1;
-	char err[1024] = "";
-
-	ck_assert_int_eq(config_load(path, &cfg, err, sizeof(err)), -1);
-	ck_assert_ptr_null(cfg);
-	ck_assert_str_eq(err, msg);
-}
-
-static struct config *load_ok(const char *path)
-{
-	struct config *cfg = NULL;
-	char err[1024] = "";
-
-	if (config_load(path, &cfg, err, sizeof(err)) != 0)
-		ck_abort_msg("config_load(%s) failed: %s", path, err);
-	ck_assert_ptr_nonnull(cfg);
-	return cfg;
-}
-
 /* A listener's address is what its `listen` text parses to (cfgval_address
  * itself is check_cfgval's). */
 static void assert_addr(const struct sockaddr_storage *got, const char *text)
@@ -123,7 +79,7 @@ START_TEST(test_good_config)
 	struct config *cfg;
 
 	setenv("MH_TEST_GREETING", "hi", 1);
-	cfg = load_ok(main);
+	cfg = cfgload_ok(main);
 	ck_assert_str_eq(cfg->main_file, main);
 	ck_assert_str_eq(cfg->base_dir, base);
 
@@ -275,7 +231,7 @@ START_TEST(test_defaults)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	setenv("MODHOST_MODULE_PATH", "/opt/mods", 1);
-	cfg = load_ok(main);
+	cfg = cfgload_ok(main);
 	ck_assert_uint_eq(cfg->n_files, 1); /* no conf.d: fine */
 	ck_assert_ptr_null(cfg->sections);
 	ck_assert_int_eq(cfg->server.workers, ncpu < 1 ? 1 : ncpu > 512 ? 512 : ncpu);
@@ -298,7 +254,7 @@ START_TEST(test_defaults)
 	/* Without the variable: the build's folder.  An explicit module_path
 	 * beats the variable. */
 	unsetenv("MODHOST_MODULE_PATH");
-	cfg = load_ok(main);
+	cfg = cfgload_ok(main);
 #ifdef MH_MODULE_DIR
 	ck_assert_str_eq(cfg->server.module_path, MH_MODULE_DIR);
 #else
@@ -312,7 +268,7 @@ START_TEST(test_defaults)
 	    dir, "modhost.ini",
 	    "[server]\nmodule_path = /usr/mods\nworkers = auto\n[log]\nfile = stderr\n"
 	    "[module x]\n");
-	cfg = load_ok(main);
+	cfg = cfgload_ok(main);
 	ck_assert_str_eq(cfg->server.module_path, "/usr/mods");
 	ck_assert_str_eq(cfg->modules[0].path, "/usr/mods/x.so");
 	ck_assert_int_eq(cfg->server.workers, ncpu < 1 ? 1 : ncpu > 512 ? 512 : ncpu);
@@ -321,7 +277,7 @@ START_TEST(test_defaults)
 	free(main);
 
 	main = scratch_write(dir, "modhost.ini", "[server]\nworkers = 0\n");
-	cfg = load_ok(main);
+	cfg = cfgload_ok(main);
 	ck_assert_int_eq(cfg->server.workers, 0);
 	config_free(cfg);
 	free(main);
@@ -347,7 +303,7 @@ START_TEST(test_syntax_forms)
 	struct config *cfg;
 
 	setenv("MH_T_USER", "svc user", 1);
-	cfg = load_ok(main);
+	cfg = cfgload_ok(main);
 	ck_assert_str_eq(cfg->server.user, "svc user");
 	ck_assert_str_eq(cfg->server.group, "staff");
 	ck_assert_int_eq(cfg->log.level, MH_LOG_WARN);
@@ -369,7 +325,7 @@ START_TEST(test_include_folder)
 	char *f1 = scratch_write(dir, "enabled/b.ini", "[module b]\n");
 	char *f2 = scratch_write(dir, "enabled/a.ini", "[module a]\n");
 	char *f3 = scratch_write(dir, "etc/conf.d/c.ini", "[module c]\n"); /* not the folder */
-	struct config *cfg = load_ok(main);
+	struct config *cfg = cfgload_ok(main);
 	char *want;
 
 	ck_assert_uint_eq(cfg->n_modules, 2);
@@ -387,7 +343,7 @@ START_TEST(test_include_folder)
 	/* The main file inside its own include folder is read once. */
 	main = scratch_write(dir, "same/main.ini", "[server]\ninclude = .\n[module m]\n");
 	f1 = scratch_write(dir, "same/other.ini", "[module o]\n");
-	cfg = load_ok(main);
+	cfg = cfgload_ok(main);
 	ck_assert_uint_eq(cfg->n_files, 2);
 	ck_assert_uint_eq(cfg->n_modules, 2);
 	config_free(cfg);
@@ -467,9 +423,9 @@ START_TEST(test_bad_fixture)
 	char *path, *msg;
 
 	ck_assert_int_ge(asprintf(&path, "%s/%s", dir, bad_fixtures[_i].file), 0);
-	msg = expand(bad_fixtures[_i].msg, path, dir);
+	msg = cfgload_expand(bad_fixtures[_i].msg, path, dir);
 	unsetenv("MH_TEST_UNSET_VAR");
-	expect_load_error(path, msg);
+	cfgload_expect_error(path, msg);
 	free(msg);
 	free(path);
 	free(dir);
@@ -480,11 +436,11 @@ START_TEST(test_duplicate_section_across_files)
 {
 	char *main = fixture("bad/dupsec/modhost.ini");
 	char *dir = fixture("bad/dupsec");
-	char *msg = expand("{D}/conf.d/b.ini:3: duplicate section [module echo] "
+	char *msg = cfgload_expand("{D}/conf.d/b.ini:3: duplicate section [module echo] "
 	                   "(first at {D}/conf.d/a.ini:1)",
 	                   main, dir);
 
-	expect_load_error(main, msg);
+	cfgload_expect_error(main, msg);
 	free(msg);
 	free(main);
 	free(dir);
@@ -504,13 +460,13 @@ START_TEST(test_relative_names)
 	f[2] = scratch_write(dir, "conf.d/b.ini", "; again\n\n[module echo]\n");
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
 	ck_assert_int_eq(chdir(dir), 0);
-	expect_load_error(
+	cfgload_expect_error(
 	    "modhost.ini",
 	    "conf.d/b.ini:3: duplicate section [module echo] (first at conf.d/a.ini:1)");
-	expect_load_error(
+	cfgload_expect_error(
 	    "./modhost.ini",
 	    "./conf.d/b.ini:3: duplicate section [module echo] (first at ./conf.d/a.ini:1)");
-	expect_load_error("nothere.ini", "nothere.ini: cannot open: No such file or directory");
+	cfgload_expect_error("nothere.ini", "nothere.ini: cannot open: No such file or directory");
 	ck_assert_int_eq(chdir(cwd), 0);
 	for (int i = 0; i < 3; i++)
 		free(f[i]);
@@ -528,7 +484,7 @@ START_TEST(test_confd_errors)
 	/* [server] twice, in two files */
 	ck_assert_int_ge(
 	    asprintf(&msg, "%s:1: duplicate section [server] (first at %s:1)", f1, main), 0);
-	expect_load_error(main, msg);
+	cfgload_expect_error(main, msg);
 	free(msg);
 
 	/* include is only honoured in the main file */
@@ -536,7 +492,7 @@ START_TEST(test_confd_errors)
 	main = scratch_write(dir, "modhost.ini", "[log]\n");
 	free(scratch_write(dir, "conf.d/10-x.ini", "[server]\n\ninclude = elsewhere\n"));
 	ck_assert_int_ge(asprintf(&msg, "%s:3: 'include' is only read from the main file", f1), 0);
-	expect_load_error(main, msg);
+	cfgload_expect_error(main, msg);
 	free(msg);
 
 	/* a bad value in a conf.d file names that file and line */
@@ -548,7 +504,7 @@ START_TEST(test_confd_errors)
 	                          "(use e.g. 250ms, 30s, 5m, 1h, 1d)",
 	                          f1),
 	                 0);
-	expect_load_error(main, msg);
+	cfgload_expect_error(main, msg);
 	free(msg);
 
 	/* a listener may name a module defined in a later file */
@@ -556,7 +512,7 @@ START_TEST(test_confd_errors)
 	free(scratch_write(dir, "conf.d/10-x.ini",
 	                   "[listener l]\nlisten = 127.0.0.1:1\n"
 	                   "codec = m2\nhandler = m2\n"));
-	struct config *cfg = load_ok(main);
+	struct config *cfg = cfgload_ok(main);
 	ck_assert_uint_eq(cfg->n_listeners, 1);
 	config_free(cfg);
 	free(main);
@@ -578,7 +534,7 @@ START_TEST(test_long_line)
 	main = scratch_write(dir, "modhost.ini", text);
 	ck_assert_int_ge(asprintf(&msg, "%s:2: line too long (more than 8189 characters)", main),
 	                 0);
-	expect_load_error(main, msg);
+	cfgload_expect_error(main, msg);
 	free(msg);
 	free(main);
 
@@ -586,267 +542,12 @@ START_TEST(test_long_line)
 	memset(text + 16, 'u', 8000);
 	strcpy(text + 16 + 8000, "\n");
 	main = scratch_write(dir, "modhost.ini", text);
-	struct config *cfg = load_ok(main);
+	struct config *cfg = cfgload_ok(main);
 	ck_assert_uint_eq(strlen(cfg->server.user), 8000);
 	config_free(cfg);
 	free(main);
 	free(text);
 	free(dir);
-}
-END_TEST
-
-/* ---- modconf_build ----------------------------------------------------------------------- */
-
-/* [route NAME]: parsed in the listener's order, match values normalised,
- * every reference checked with file:line. */
-START_TEST(test_routes)
-{
-	char *dir = scratch_case_dir();
-	char *main = scratch_write(dir, "modhost.ini",
-	                           "[module c]\n[module h]\n[module a]\n"
-	                           "[listener l]\nlisten = 127.0.0.1:1\ncodec = c\n"
-	                           "routes = second, first\n"
-	                           "[route first]\nmatch_method = get, put\nmatch_path = /kv/\n"
-	                           "handler = h\nauth = a\n"
-	                           "[route second]\nmatch_command = ping\nhandler = h\n");
-	struct config *cfg = load_ok(main);
-	ck_assert_uint_eq(cfg->n_routes, 2);
-	const struct listener_settings *l = config_listener(cfg, "l");
-	ck_assert_ptr_null(l->handler);
-	ck_assert_uint_eq(l->n_routes, 2);
-	ck_assert_str_eq(l->routes[0], "second");
-	const struct route_settings *r = route_find(cfg, "first");
-	ck_assert_uint_eq(r->n_methods, 2);
-	ck_assert_str_eq(r->methods[0], "GET");
-	ck_assert_str_eq(r->methods[1], "PUT");
-	ck_assert_str_eq(r->path_prefix, "/kv/");
-	ck_assert_uint_eq(r->n_auth, 1);
-	ck_assert_str_eq(route_find(cfg, "second")->commands[0], "PING");
-	config_free(cfg);
-
-	struct {
-		const char *text, *msg; /* {F} = the main file */
-	} bad[] = {
-		{"[module c]\n[listener l]\nlisten = 127.0.0.1:1\ncodec = c\n",
-		 "{F}:2: listener 'l' needs key 'handler' or 'routes'"},
-		{"[module c]\n[listener l]\nlisten = 127.0.0.1:1\ncodec = c\nroutes = nope\n",
-		 "{F}:2: listener 'l': route 'nope' is not configured (add [route nope])"},
-		{"[module c]\n[route r]\nmatch_path = /\n",
-		 "{F}:2: route 'r' needs key 'handler'"},
-		{"[module c]\n[route r]\nhandler = c\nmatch_host = x\n",
-		 "{F}:4: unknown key 'match_host' in [route r] (known: match_method, match_path, "
-		 "match_command, handler, auth, policy)"},
-		{"[module c]\n[route r]\nhandler = c\nmatch_path = kv\n",
-		 "{F}:4: bad value for 'match_path': a path prefix starts with '/'"},
-		{"[module c]\n[route r]\nhandler = gone\n",
-		 "{F}:3: route 'r': handler 'gone' is not a configured module (add [module gone])"},
-		{"[module c]\n[route r]\nhandler = c\nauth = c, gone\n",
-		 "{F}:4: route 'r': auth 'gone' is not a configured module (add [module gone])"},
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		free(main);
-		main = scratch_write(dir, "modhost.ini", bad[i].text);
-		char *msg = expand(bad[i].msg, main, dir);
-		expect_load_error(main, msg);
-		free(msg);
-	}
-	free(main);
-	free(dir);
-}
-END_TEST
-
-static const mh_config_key demo_keys[] = {
-    {"greeting", MH_CONFIG_STRING, "hello", "what to say"},
-    {"count", MH_CONFIG_INT, "3", "how often"},
-    {"verbose", MH_CONFIG_BOOL, "no", "chatty"},
-    {"limit", MH_CONFIG_SIZE, "64KiB", "largest message"},
-    {"timeout", MH_CONFIG_DURATION, "250ms", "how long to wait"},
-    {"tags", MH_CONFIG_LIST, "a b", "labels"},
-    {"keyfile", MH_CONFIG_PATH, "keys/k.pem", "the key"},
-    {"secret", MH_CONFIG_STRING, NULL, "required"},
-    {NULL, 0, NULL, NULL},
-};
-
-/* Load text as the main file and build [module demo] against keys. */
-static int demo_build(const char *text, const mh_config_key *keys, struct modconf **mc, char **path,
-                      char *err, size_t errlen)
-{
-	char *dir = scratch_case_dir();
-	struct config *cfg;
-	int rc;
-
-	*path = scratch_write(dir, "modhost.ini", text);
-	cfg = load_ok(*path);
-	rc = modconf_build("demo", config_module(cfg, "demo")->section, keys, cfg->base_dir, mc,
-	                   err, errlen);
-	config_free(cfg);
-	free(dir);
-	return rc;
-}
-
-START_TEST(test_modconf_values)
-{
-	struct modconf *mc;
-	const struct modconf_value *v;
-	char *path, err[1024] = "", *want;
-
-	setenv("MH_TEST_SECRET", "s3cret", 1);
-	ck_assert_msg(demo_build("[module demo]\nfile = demo.so\ncount = -5\nverbose = On\n"
-	                         "limit = 1MiB\ntimeout = 5s\ntags = x, y z\n"
-	                         "secret = ${MH_TEST_SECRET}\n",
-	                         demo_keys, &mc, &path, err, sizeof(err)) == 0,
-	              "%s", err);
-	ck_assert_uint_eq(mc->n, 8);
-	ck_assert_str_eq(modconf_get(mc, "greeting")->text, "hello");
-	ck_assert_int_eq(modconf_get(mc, "greeting")->type, MH_CONFIG_STRING);
-	v = modconf_get(mc, "count");
-	ck_assert_int_eq(v->i, -5);
-	ck_assert_str_eq(v->text, "-5");
-	ck_assert_int_eq(modconf_get(mc, "verbose")->i, 1);
-	ck_assert_uint_eq(modconf_get(mc, "limit")->u, 1048576);
-	ck_assert_uint_eq(modconf_get(mc, "timeout")->u, 5000);
-	v = modconf_get(mc, "tags");
-	ck_assert_uint_eq(v->n_items, 3);
-	ck_assert_str_eq(v->items[0], "x");
-	ck_assert_str_eq(v->items[2], "z");
-	ck_assert_ptr_null(v->items[3]);
-	*strrchr(path, '/') = '\0';
-	ck_assert_int_ge(asprintf(&want, "%s/keys/k.pem", path), 0);
-	ck_assert_str_eq(modconf_get(mc, "keyfile")->text, want);
-	free(want);
-	ck_assert_str_eq(modconf_get(mc, "secret")->text, "s3cret");
-	ck_assert_ptr_null(modconf_get(mc, "file")); /* the host's key */
-	ck_assert_ptr_null(modconf_get(mc, "nope"));
-	modconf_free(mc);
-	free(path);
-
-	/* Defaults alone, with no section at all. */
-	static const mh_config_key defaults_only[] = {
-	    {"n", MH_CONFIG_INT, "7", ""}, {"d", MH_CONFIG_DURATION, "1m", ""},
-	    {"l", MH_CONFIG_LIST, "", ""}, {"p", MH_CONFIG_PATH, "/abs/p", ""},
-	    {NULL, 0, NULL, NULL},
-	};
-	ck_assert_int_eq(modconf_build("demo", NULL, defaults_only, "/base", &mc, err, sizeof(err)),
-	                 0);
-	ck_assert_int_eq(modconf_get(mc, "n")->i, 7);
-	ck_assert_uint_eq(modconf_get(mc, "d")->u, 60000);
-	ck_assert_uint_eq(modconf_get(mc, "l")->n_items, 0);
-	ck_assert_ptr_nonnull(modconf_get(mc, "l")->items);
-	ck_assert_str_eq(modconf_get(mc, "p")->text, "/abs/p");
-	modconf_free(mc);
-
-	/* A module without keys accepts a section holding only host keys. */
-	ck_assert_int_eq(
-	    demo_build("[module demo]\nfile = x.so\n", NULL, &mc, &path, err, sizeof(err)), 0);
-	ck_assert_uint_eq(mc->n, 0);
-	modconf_free(mc);
-	free(path);
-}
-END_TEST
-
-START_TEST(test_modconf_errors)
-{
-	struct modconf *mc = (struct modconf *)1;
-	char *path, err[1024], *want;
-
-	setenv("MH_TEST_SECRET", "s3cret", 1);
-	ck_assert_int_eq(demo_build("[module demo]\nsecret = x\ncolour = red\n", demo_keys, &mc,
-	                            &path, err, sizeof(err)),
-	                 -1);
-	ck_assert_ptr_null(mc);
-	ck_assert_int_ge(
-	    asprintf(&want,
-	             "%s:3: module 'demo' has no key 'colour' (known: greeting, count, "
-	             "verbose, limit, timeout, tags, keyfile, secret)",
-	             path),
-	    0);
-	ck_assert_str_eq(err, want);
-	free(want);
-	free(path);
-
-	ck_assert_int_eq(demo_build("; header on line 2\n[module demo]\ncount = 1\n", demo_keys,
-	                            &mc, &path, err, sizeof(err)),
-	                 -1);
-	ck_assert_int_ge(asprintf(&want, "%s:2: module 'demo' needs key 'secret'", path), 0);
-	ck_assert_str_eq(err, want);
-	free(want);
-	free(path);
-
-	static const struct {
-		const char *line, *msg;
-	} bad[] = {
-	    {"count = many", "'many' is not a whole number"},
-	    {"verbose = maybe", "'maybe' is not a boolean (use yes/no, on/off, true/false, 1/0)"},
-	    {"limit = 1PB",
-	     "'1PB' has an unknown unit 'PB' (use e.g. 512, 64KiB, 1MiB, 2GiB, 10MB)"},
-	    {"timeout = 1w", "'1w' has an unknown unit 'w' (use e.g. 250ms, 30s, 5m, 1h, 1d)"},
-	    {"keyfile =", "empty path"},
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *text, key[32];
-		ck_assert_int_ge(asprintf(&text, "[module demo]\nsecret = s\n%s\n", bad[i].line),
-		                 0);
-		ck_assert_int_eq(demo_build(text, demo_keys, &mc, &path, err, sizeof(err)), -1);
-		sscanf(bad[i].line, "%31s", key);
-		ck_assert_int_ge(asprintf(&want, "%s:3: module 'demo': bad value for '%s': %s",
-		                          path, key, bad[i].msg),
-		                 0);
-		ck_assert_str_eq(err, want);
-		free(want);
-		free(path);
-		free(text);
-	}
-
-	static const mh_config_key bad_default[] = {
-	    {"ok", MH_CONFIG_INT, "1", ""},
-	    {"n", MH_CONFIG_SIZE, "lots", ""},
-	    {NULL, 0, NULL, NULL},
-	};
-	ck_assert_int_eq(demo_build("[module demo]\n", bad_default, &mc, &path, err, sizeof(err)),
-	                 -1);
-	ck_assert_int_ge(
-	    asprintf(&want,
-	             "%s:1: module 'demo': bad default for 'n' in its key table: 'lots' "
-	             "is not a size (use e.g. 512, 64KiB, 1MiB, 2GiB, 10MB)",
-	             path),
-	    0);
-	ck_assert_str_eq(err, want);
-	free(want);
-	free(path);
-
-	static const mh_config_key reserved[] = {
-	    {"file", MH_CONFIG_STRING, "", ""},
-	    {NULL, 0, NULL, NULL},
-	};
-	ck_assert_int_eq(modconf_build("demo", NULL, reserved, "/b", &mc, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "module 'demo' declares key 'file', which the host reserves");
-
-	static const mh_config_key twice[] = {
-	    {"a", MH_CONFIG_STRING, "", ""},
-	    {"a", MH_CONFIG_INT, "1", ""},
-	    {NULL, 0, NULL, NULL},
-	};
-	ck_assert_int_eq(modconf_build("demo", NULL, twice, "/b", &mc, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "module 'demo' declares key 'a' twice");
-
-	static const mh_config_key badtype[] = {
-	    {"a", 99, "x", ""},
-	    {NULL, 0, NULL, NULL},
-	};
-	ck_assert_int_eq(modconf_build("demo", NULL, badtype, "/b", &mc, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "module 'demo': bad default for 'a' in its key table: unknown key "
-	                      "type 99");
-
-	ck_assert_int_eq(modconf_build("demo", NULL, demo_keys, "/b", &mc, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "module 'demo' needs key 'secret'");
-
-	ck_assert_int_eq(demo_build("[module demo]\nx = 1\n", NULL, &mc, &path, err, sizeof(err)),
-	                 -1);
-	ck_assert_int_ge(asprintf(&want, "%s:2: module 'demo' has no key 'x' (known: none)", path),
-	                 0);
-	ck_assert_str_eq(err, want);
-	free(want);
-	free(path);
 }
 END_TEST
 
@@ -873,13 +574,6 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_relative_names);
 	tcase_add_test(tc, test_confd_errors);
 	tcase_add_test(tc, test_long_line);
-	tcase_add_test(tc, test_routes);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("modconf");
-	tcase_add_unchecked_fixture(tc, scratch_case_setup, scratch_case_teardown);
-	tcase_add_test(tc, test_modconf_values);
-	tcase_add_test(tc, test_modconf_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,7 +1,7 @@
 /* tests/unit/scratch.h — scratch folders and files for the unit suites that
- * write files (check_config, check_log, check_loader, check_modset): a
- * fresh folder per test case or test, files written into it, and its
- * removal. */
+ * write files (check_config, check_modconf, check_log, check_loader,
+ * check_modset): a fresh folder per test case or test, files written into
+ * it, and its removal. */
 #ifndef MH_TEST_SCRATCH_H
 #define MH_TEST_SCRATCH_H
 

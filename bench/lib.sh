@@ -259,6 +259,31 @@ lib_median() {
 		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# lib_resp_conf DIR WORKERS [SERVER_LINE...]: as lib_modhost_conf, but
+# with resp + kv on listener 'bench' as shipped in conf.d (args_body = no:
+# kv reads the arguments) and room for a large key space.
+lib_resp_conf() {
+	local dir=$1 workers=$2
+	shift 2
+	lib_modhost_conf "$dir" "$workers" "$@"
+	rm -f "$dir/conf.d/10-lenprefix.ini" "$dir/conf.d/20-echo.ini"
+	printf '[module resp]\nargs_body = no\n' >"$dir/conf.d/30-resp.ini"
+	printf '[module kv]\nmax_memory = 256MiB\n' >"$dir/conf.d/30-kv.ini"
+	printf '[listener bench]\nlisten = 127.0.0.1:0\ncodec = resp\nhandler = kv\nidle_timeout = 10m\n' \
+		>"$dir/conf.d/50-listener-bench.ini"
+}
+
+# lib_start_redis CPU: redis-server ($REDIS_SERVER) without persistence on a
+# free port, pinned to CPU; sets RD_PID and RD_PORT.
+lib_start_redis() {
+	RD_PORT=$(lib_free_port) || lib_die "no free port"
+	$(lib_pin "$1") "$REDIS_SERVER" --port "$RD_PORT" --bind 127.0.0.1 --save '' \
+		--appendonly no --daemonize no --dir "$LIB_TMP" --logfile "$LIB_TMP/redis.log" &
+	RD_PID=$!
+	LIB_PIDS="$LIB_PIDS $RD_PID"
+	lib_wait_listen "$RD_PORT" 10 || lib_die "redis-server did not start"
+}
+
 # lib_start_nginx DIR PORT CPU: start nginx with DIR/nginx.conf (prefix DIR,
 # logs in DIR/logs) pinned to CPU, wait until it listens on PORT; sets
 # NGX_PID (the master) and NGX_WORKER (its worker's pid).

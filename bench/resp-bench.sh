@@ -40,27 +40,12 @@ for so in resp kv; do
 	[ -f "$BUILD/modules/.libs/$so.so" ] || lib_die "$so.so is not built in $BUILD"
 done
 
-# modhost: resp + kv on listener 'bench', as shipped in conf.d (args_body =
-# no: kv reads the arguments), with room for a large key space.
 dir=$LIB_TMP/modhost
-mkdir -p "$dir/conf.d"
-printf '[server]\nworkers = %s\nshutdown_timeout = 2s\nbusy_poll = %s\nbusy_poll_nap = %s\n[log]\nlevel = info\n' \
-	"$WORKERS" "$BUSY_POLL" "$BUSY_POLL_NAP" >"$dir/modhost.ini"
-printf '[module resp]\nargs_body = no\n' >"$dir/conf.d/30-resp.ini"
-printf '[module kv]\nmax_memory = 256MiB\n' >"$dir/conf.d/30-kv.ini"
-printf '[listener bench]\nlisten = 127.0.0.1:0\ncodec = resp\nhandler = kv\nidle_timeout = 10m\n' \
-	>"$dir/conf.d/50-listener-bench.ini"
+lib_resp_conf "$dir" "$WORKERS" "busy_poll = $BUSY_POLL" "busy_poll_nap = $BUSY_POLL_NAP"
 lib_start_modhost "$dir" "$SERVER_CPU"
 MH_PORT=$LIB_PORT
 MH_PID=$LIB_WORKER
-
-# redis-server: no persistence, no protected mode surprises, same CPU.
-RD_PORT=$(lib_free_port) || lib_die "no free port"
-$(lib_pin "$SERVER_CPU") "$REDIS_SERVER" --port "$RD_PORT" --bind 127.0.0.1 --save '' \
-	--appendonly no --daemonize no --dir "$LIB_TMP" --logfile "$LIB_TMP/redis.log" &
-RD_PID=$!
-LIB_PIDS="$LIB_PIDS $RD_PID"
-lib_wait_listen "$RD_PORT" 10 || lib_die "redis-server did not start"
+lib_start_redis "$SERVER_CPU"
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
 echo "# build $BUILD; modhostd workers = $WORKERS, busy_poll = $BUSY_POLL, busy_poll_nap = $BUSY_POLL_NAP; $("$REDIS_SERVER" --version | cut -d' ' -f1-3)"

@@ -32,27 +32,16 @@ done
 # start_modhost NAME BUSY_POLL: resp + kv as in resp-bench.sh; sets
 # PORT_<NAME> and PID_<NAME> (the worker).
 start_modhost() {
-	local dir=$LIB_TMP/$1
-	mkdir -p "$dir/conf.d"
-	printf '[server]\nworkers = 1\nshutdown_timeout = 2s\nbusy_poll = %s\n[log]\nlevel = info\n' \
-		"$2" >"$dir/modhost.ini"
-	printf '[module resp]\nargs_body = no\n' >"$dir/conf.d/30-resp.ini"
-	printf '[module kv]\nmax_memory = 256MiB\n' >"$dir/conf.d/30-kv.ini"
-	printf '[listener bench]\nlisten = 127.0.0.1:0\ncodec = resp\nhandler = kv\nidle_timeout = 10m\n' \
-		>"$dir/conf.d/50-listener-bench.ini"
-	lib_start_modhost "$dir" "$SERVER_CPU"
+	lib_resp_conf "$LIB_TMP/$1" 1 "busy_poll = $2"
+	lib_start_modhost "$LIB_TMP/$1" "$SERVER_CPU"
 	printf -v "PORT_$1" '%s' "$LIB_PORT"
 	printf -v "PID_$1" '%s' "$LIB_WORKER"
 }
 start_modhost auto auto
 start_modhost off off
-
-PORT_redis=$(lib_free_port) || lib_die "no free port"
-$(lib_pin "$SERVER_CPU") "$REDIS_SERVER" --port "$PORT_redis" --bind 127.0.0.1 --save '' \
-	--appendonly no --daemonize no --dir "$LIB_TMP" --logfile "$LIB_TMP/redis.log" &
-PID_redis=$!
-LIB_PIDS="$LIB_PIDS $PID_redis"
-lib_wait_listen "$PORT_redis" 10 || lib_die "redis-server did not start"
+lib_start_redis "$SERVER_CPU"
+PORT_redis=$RD_PORT
+PID_redis=$RD_PID
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, kernel $(uname -r); build $BUILD"
 echo "# servers on CPU $SERVER_CPU, mh-bench --proto resp-ping -c $CONNS --rate R -d $SECS on CPU $CLIENT_CPU; $ROUNDS rounds"

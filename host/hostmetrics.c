@@ -1,7 +1,7 @@
 /* host/hostmetrics.c — the host's own metrics, on the store of metrics.c:
  * its families (connections, bytes, messages, errors, limits, TLS
  * handshakes, worker restarts, reloads, module load failures, hook
- * latency, start time, build info), the per-listener cells each worker
+ * latency, busy polling, start time, build info), the per-listener cells each worker
  * resolves once, and the metrics_host_* calls of the connection, pipeline
  * and master code.  The message path (metrics_host_event,
  * metrics_host_replies) writes cells with the inline cell_add of
@@ -26,7 +26,7 @@
 static struct {
 	mh_metric *accepted, *closed, *active, *bytes_in, *bytes_out, *msgs_in, *msgs_out;
 	mh_metric *errors, *limits, *tls, *restarts, *reloads, *load_failures, *hooks;
-	mh_metric *start_time, *build_info;
+	mh_metric *busy_poll, *start_time, *build_info;
 } host;
 
 static const double metrics_hook_buckets[] = {0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005,
@@ -82,10 +82,14 @@ int metrics_host_register(void)
 	                         "Time spent in module hooks (handle, auth, policy).",
 	                         "module, hook", metrics_hook_buckets,
 	                         sizeof(metrics_hook_buckets) / sizeof(metrics_hook_buckets[0]));
+	host.busy_poll = host_family(MH_METRIC_COUNTER, "modhost_busy_poll_seconds_total",
+	                             "Time workers spent polling their sockets instead of sleeping "
+	                             "(busy_poll), summed over workers.",
+	                             NULL, NULL, 0);
 	if (!host.start_time || !host.build_info || !host.accepted || !host.closed ||
 	    !host.active || !host.bytes_in || !host.bytes_out || !host.msgs_in || !host.msgs_out ||
 	    !host.errors || !host.limits || !host.tls || !host.restarts || !host.reloads ||
-	    !host.load_failures || !host.hooks)
+	    !host.load_failures || !host.hooks || !host.busy_poll)
 		return -1;
 	char abi[16];
 	snprintf(abi, sizeof(abi), "%d.%d", MH_ABI_MAJOR, MH_ABI_MINOR);
@@ -240,6 +244,12 @@ void metrics_host_worker_restart(void)
 {
 	if (metrics_mapped())
 		metrics_add(host.restarts, NULL, 1);
+}
+
+void metrics_host_polled(uint64_t us)
+{
+	if (metrics_mapped())
+		metrics_add(host.busy_poll, NULL, (double)us / 1e6);
 }
 
 void metrics_host_reload(int ok, const char *err)

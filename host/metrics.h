@@ -62,6 +62,8 @@ void metrics_host_event(struct mh_conn *c, int type, struct mh_msg *msg, const c
 void metrics_host_limit(const char *listener, const char *limit);
 /* In the master: a worker is being restarted after dying. */
 void metrics_host_worker_restart(void);
+/* us more microseconds of a worker polling (busy_poll), not sleeping. */
+void metrics_host_polled(uint64_t us);
 /* In the master: a reload finished (ok) or failed with err (a module that
  * could not load also counts as a module load failure). */
 void metrics_host_reload(int ok, const char *err);

@@ -597,6 +597,7 @@ static void worker_loop(void)
 	struct pollctl pc;
 	uint64_t now = clock_us(CLOCK_MONOTONIC), last_io = now, window_start = now;
 	uint64_t window_cpu = clock_us(CLOCK_THREAD_CPUTIME_ID), window_bytes = worker_io_bytes;
+	uint64_t polled = 0; /* µs of polling not yet in the metrics */
 	int engaged = 0;
 
 	pollctl_init(&pc);
@@ -610,14 +611,21 @@ static void worker_loop(void)
 			nap = nap ? nap : POLLCTL_NAP_US;
 		}
 		unsigned long seen = worker_io_events;
+		uint64_t before = now; /* after the last pass, or nap */
 		if (loop_pass(budget ? EVLOOP_NONBLOCK : EVLOOP_ONCE) < 0)
-			return;
+			break;
 		now = clock_us(CLOCK_MONOTONIC);
 		int did_io = worker_io_events != seen;
 		if (did_io)
 			last_io = now;
 		if (automatic && now - window_start >= POLLCTL_WINDOW_US)
 			engaged = end_load_window(&pc, &window_start, now, &window_cpu, &window_bytes);
+		if (budget)
+			polled += now - before;
+		if (polled && (!budget || polled >= 100000)) {
+			metrics_host_polled(polled);
+			polled = 0;
+		}
 		if (!budget || did_io)
 			continue;
 		if (now - last_io < budget) {
@@ -627,12 +635,19 @@ static void worker_loop(void)
 			}
 			continue;
 		}
+		if (polled) {
+			metrics_host_polled(polled);
+			polled = 0;
+		}
 		seen = worker_io_events;
 		if (loop_pass(EVLOOP_ONCE) < 0)
-			return;
+			break;
+		now = clock_us(CLOCK_MONOTONIC);
 		if (worker_io_events != seen) /* woken by I/O, not by a timer */
-			last_io = clock_us(CLOCK_MONOTONIC);
+			last_io = now;
 	}
+	if (polled)
+		metrics_host_polled(polled);
 }
 
 int worker_run(struct generation **genp, int id, worker_reload_fn reload)

@@ -245,6 +245,39 @@ static char *scrape_until(int port, const char *series, double want)
 	}
 }
 
+/* Time spent busy polling is counted: a worker that polls 300 ms after
+ * every scrape shows it in the scrapes that follow; one with busy_poll = off
+ * (and one whose busy_poll = auto has too few connections to try) never
+ * does. */
+#define CONF_POLL(busy_poll)                                                                       \
+	"[server]\nworkers = 1\nshutdown_timeout = 5s\nbusy_poll = " busy_poll "\n"                  \
+	"[log]\nlevel = info\nformat = text\n[module lenprefix]\n[module prometheus]\n"             \
+	"[listener scrape]\nlisten = 127.0.0.1:0\ncodec = lenprefix\nhandler = prometheus\n"
+
+START_TEST(test_busy_poll_time_is_counted)
+{
+	struct harness_daemon *d = harness_start_ready(CONF_POLL("300ms"));
+	char *t = scrape_until(harness_port(d, "scrape"), "modhost_busy_poll_seconds_total", 0.1);
+	admin_promtool_ok(t);
+	free(t);
+	harness_stop(d);
+
+	const char *quiet[] = {CONF_POLL("off"), CONF_POLL("auto")};
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
+		d = harness_start_ready("%s", quiet[i]);
+		int scrape = harness_port(d, "scrape");
+		for (int k = 0; k < 20; k++)
+			free(admin_scrape_frames(scrape));
+		t = admin_scrape_frames(scrape);
+		harness_assert(strstr(t, "\nmodhost_busy_poll_seconds_total "),
+		               "no busy_poll series:\n%s", t);
+		admin_expect_sample(t, "modhost_busy_poll_seconds_total", 0);
+		free(t);
+		harness_stop(d);
+	}
+}
+END_TEST
+
 /* Each limit a client can run into is counted by name. */
 START_TEST(test_limit_hits_are_counted)
 {
@@ -513,6 +546,7 @@ static Suite *admin_suite(void)
 	tcase_add_test(tc, test_reloads_and_module_load_failures_are_counted);
 	tcase_add_test(tc, test_full_series_table_drops_and_counts);
 	tcase_add_test(tc, test_limit_hits_are_counted);
+	tcase_add_test(tc, test_busy_poll_time_is_counted);
 	tcase_add_test(tc, test_health_while_starting_then_ready);
 	tcase_add_test(tc, test_health_while_draining);
 	tcase_add_test(tc, test_status_json_and_metrics_over_http);

@@ -426,16 +426,19 @@ static void conn_on_readable(struct mh_conn *c)
 	if (n == 0)
 		return;
 	conn_decode(c);
+	conn_encode_ready(c);
+	conn_write_now(c);
 	/* Edge-triggered, the socket may hold what no edge will announce:
 	 * more input after a read that filled its chunk; the end of file
 	 * after the peer's FIN; and a reset that came with the last bytes
-	 * (libevent does not tell it apart from input), which matters while
-	 * a message is incomplete, as nothing else would end the wait. */
+	 * (libevent does not tell it apart from input).  The reset matters
+	 * while a message is incomplete, as nothing else would end the wait,
+	 * and while a handler still works on a request, whose work it
+	 * cancels. */
 	if (conn_edge_triggered(c) &&
-	    (n == CONN_READ_CHUNK || (c->flags & CONN_PEER_HUP) || buf_length(c->in) > 0))
+	    (n == CONN_READ_CHUNK || (c->flags & CONN_PEER_HUP) || buf_length(c->in) > 0 ||
+	     c->n_inflight > 0))
 		c->flags |= CONN_READ_MORE;
-	conn_encode_ready(c);
-	conn_write_now(c);
 }
 
 /* The transport's handshake made progress (or failed, or finished). */

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +377,33 @@ START_TEST(test_reset_connection_cancels_a_pending_reply)
 }
 END_TEST
 
+START_TEST(test_reset_arriving_with_the_request_cancels_its_reply)
+{
+	/* The request and the reset reach the socket together (the worker is
+	 * stopped meanwhile): one edge announces both, and the read finds the
+	 * request, not the reset behind it.  The reply would take a minute;
+	 * the cancel must come long before. */
+	struct harness_daemon *d = harness_start_ready(
+	    CONF_TEST("", ""), harness_test_module("testhandler"));
+	int port = harness_port(d, "frames");
+	pid_t worker;
+	harness_wait_workers(d, 1, &worker);
+	size_t from = harness_log_size(d);
+	harness_stop_process(worker);
+	int fd = harness_connect_ok(port);
+	send_frame_ok(fd, "sleep:60000:never");
+	harness_close_reset(fd);
+	kill(worker, SIGCONT);
+	harness_wait_log(d, from, "module testhandler: sleeping 60000ms");
+	harness_wait_log(d, from, "module testhandler: cancelled a pending reply");
+	/* The worker serves on. */
+	fd = harness_connect_ok(port);
+	send_frame_ok(fd, "sleep:10:after");
+	expect_frame(fd, "after", IO_MS);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_half_closed_connection_still_gets_its_replies)
 {
 	struct harness_daemon *d =
@@ -482,6 +510,7 @@ static Suite *limits_suite(void)
 	tcase_add_test(tc, test_max_inflight_answers_all_pipelined_requests_in_order);
 	tcase_add_test(tc, test_replies_leave_in_request_order);
 	tcase_add_test(tc, test_reset_connection_cancels_a_pending_reply);
+	tcase_add_test(tc, test_reset_arriving_with_the_request_cancels_its_reply);
 	tcase_add_test(tc, test_half_closed_connection_still_gets_its_replies);
 	tcase_add_test(tc, test_handler_close_replies_then_closes);
 	suite_add_tcase(s, tc);

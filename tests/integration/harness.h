@@ -167,6 +167,10 @@ size_t harness_children(pid_t ppid, pid_t *out, size_t max);
 void harness_wait_workers_at(const char *file, int line, struct harness_daemon *d, size_t n,
                              pid_t *out);
 #define harness_wait_workers(d, n, out) harness_wait_workers_at(__FILE__, __LINE__, d, n, out)
+/* Stop pid with SIGSTOP and wait until /proc shows it stopped; SIGCONT
+ * resumes it.  What arrives meanwhile is then all there at once. */
+void harness_stop_process_at(const char *file, int line, pid_t pid);
+#define harness_stop_process(pid) harness_stop_process_at(__FILE__, __LINE__, pid)
 /* Run argv (argv[0] a path) with stdout and stderr captured into a newly
  * allocated *output (free it).  Returns the wait status, or -1 if it could
  * not run or did not finish within timeout_ms (it is then killed). */

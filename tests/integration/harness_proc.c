@@ -95,6 +95,24 @@ long harness_cpu_ticks(pid_t pid)
 	return (long)(utime + stime);
 }
 
+void harness_stop_process_at(const char *file, int line, pid_t pid)
+{
+	char buf[1024];
+	const char *p;
+	char state = '?';
+	uint64_t deadline = harness_now_ms() + HARNESS_WAIT_MS;
+	if (kill(pid, SIGSTOP) < 0)
+		harness_fail_at(file, line, "SIGSTOP", "pid %d: %s", (int)pid, strerror(errno));
+	/* /proc has no change notification: look every millisecond. */
+	while (!(p = harness_stat(pid, buf, sizeof(buf))) || sscanf(p, " %c", &state) != 1 ||
+	       state != 'T') {
+		if (harness_left(deadline) == 0)
+			harness_fail_at(file, line, "SIGSTOP", "pid %d is in state '%c', not stopped",
+			                (int)pid, state);
+		poll(NULL, 0, 1);
+	}
+}
+
 size_t harness_children(pid_t ppid, pid_t *out, size_t max)
 {
 	DIR *dir = opendir("/proc");

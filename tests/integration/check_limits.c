@@ -383,8 +383,8 @@ START_TEST(test_reset_arriving_with_the_request_cancels_its_reply)
 	 * stopped meanwhile): one edge announces both, and the read finds the
 	 * request, not the reset behind it.  The reply would take a minute;
 	 * the cancel must come long before. */
-	struct harness_daemon *d = harness_start_ready(
-	    CONF_TEST("", ""), harness_test_module("testhandler"));
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_TEST("", ""), harness_test_module("testhandler"));
 	int port = harness_port(d, "frames");
 	pid_t worker;
 	harness_wait_workers(d, 1, &worker);

@@ -107,8 +107,8 @@ void harness_stop_process_at(const char *file, int line, pid_t pid)
 	while (!(p = harness_stat(pid, buf, sizeof(buf))) || sscanf(p, " %c", &state) != 1 ||
 	       state != 'T') {
 		if (harness_left(deadline) == 0)
-			harness_fail_at(file, line, "SIGSTOP", "pid %d is in state '%c', not stopped",
-			                (int)pid, state);
+			harness_fail_at(file, line, "SIGSTOP",
+			                "pid %d is in state '%c', not stopped", (int)pid, state);
 		poll(NULL, 0, 1);
 	}
 }

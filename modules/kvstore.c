@@ -22,7 +22,6 @@
  * insert and delete moves one bucket of the old array to the new one until
  * none is left, so no command pays for the whole move. */
 #define _GNU_SOURCE
-#include <endian.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -32,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kvhash.h"
 #include "kvstore.h"
 
 #define KVSTORE_MAGIC    0x6b7673746f726532ull /* "kvstore2" */
@@ -154,62 +154,10 @@ static ref_t *kvstore_home(const struct kvstore *s, uint32_t h)
 	return kvstore_bucket(s, 0, h);
 }
 
-/* ---- the hash: SipHash-1-3 with a per-zone random key -------------------- */
-
-static uint64_t kvstore_rotl(uint64_t x, int b)
-{
-	return (x << b) | (x >> (64 - b));
-}
-
-#define SIPROUND                                                                                   \
-	do {                                                                                       \
-		v0 += v1;                                                                          \
-		v1 = kvstore_rotl(v1, 13);                                                         \
-		v1 ^= v0;                                                                          \
-		v0 = kvstore_rotl(v0, 32);                                                         \
-		v2 += v3;                                                                          \
-		v3 = kvstore_rotl(v3, 16);                                                         \
-		v3 ^= v2;                                                                          \
-		v0 += v3;                                                                          \
-		v3 = kvstore_rotl(v3, 21);                                                         \
-		v3 ^= v0;                                                                          \
-		v2 += v1;                                                                          \
-		v1 = kvstore_rotl(v1, 17);                                                         \
-		v1 ^= v2;                                                                          \
-		v2 = kvstore_rotl(v2, 32);                                                         \
-	} while (0)
-
-static uint64_t kvstore_le64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
+/* The hash of a key: SipHash-1-3 (kvhash.h) with the zone's random key. */
 static uint32_t kvstore_hash(const struct kvstore *s, const uint8_t *p, size_t n)
 {
-	uint64_t k0 = s->hash_key[0], k1 = s->hash_key[1];
-	uint64_t v0 = k0 ^ 0x736f6d6570736575ull, v1 = k1 ^ 0x646f72616e646f6dull;
-	uint64_t v2 = k0 ^ 0x6c7967656e657261ull, v3 = k1 ^ 0x7465646279746573ull;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t m = kvstore_le64(p + i);
-		v3 ^= m;
-		SIPROUND;
-		v0 ^= m;
-	}
-	uint64_t b = (uint64_t)n << 56;
-	for (size_t j = 0; i + j < n; j++)
-		b |= (uint64_t)p[i + j] << (8 * j);
-	v3 ^= b;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	uint64_t h = v0 ^ v1 ^ v2 ^ v3;
-	return (uint32_t)(h ^ (h >> 32));
+	return kvhash_siphash13(s->hash_key, p, n);
 }
 
 /* ---- slots --------------------------------------------------------------------- */

@@ -1,8 +1,9 @@
-/* modules/kvdb.c — the kv handler's Redis commands on the store: strings,
- * keys and expiry (GET, SET, INCR, EXPIRE, ...) and the server commands that
- * read or empty it (DBSIZE, FLUSHALL, CONFIG GET, INFO).  Every command that
- * takes the store's lock is here; the RESP writer, the command table and the
- * connection commands are modules/kvresp.c.  See doc/internals/resp-kv.md. */
+/* modules/kvdb.c — the kv handler's Redis commands on values (GET, SET and
+ * its older forms, APPEND, INCR, MGET, ...) and the server commands that
+ * read or empty the store (DBSIZE, FLUSHALL, CONFIG GET, INFO).  The
+ * commands on keys (DEL, EXPIRE, TTL, KEYS, SCAN, ...) are
+ * modules/kvkeys.c; the RESP writer, the command table and the connection
+ * commands modules/kvresp.c.  See doc/internals/resp-kv.md. */
 #define _GNU_SOURCE
 #include <fnmatch.h>
 #include <stdint.h>
@@ -25,19 +26,19 @@ void kvdb_init(const mh_host_api *api)
 	host = api;
 }
 
-static int64_t kvdb_unix_ms(void)
+int64_t kvdb_unix_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The longest value APPEND makes, as Redis's proto-max-bulk-len. */
+#define KVDB_MAX_VALUE (512u << 20)
+
 static const char kvdb_err_oom[] = "OOM command not allowed when used memory > 'maxmemory'.";
 
-/* Lock the store and find the item named by the command's first
- * argument (NULL: none, or expired); the caller unlocks.  touch marks it
- * used for LRU eviction. */
-static kvstore_item *kvdb_find_first(struct kvresp_cmd *c, int64_t *now, int touch)
+kvstore_item *kvdb_find_first(struct kvresp_cmd *c, int64_t *now, int touch)
 {
 	size_t klen;
 	const char *key = kvresp_arg(c, 0, &klen);
@@ -47,14 +48,19 @@ static kvstore_item *kvdb_find_first(struct kvresp_cmd *c, int64_t *now, int tou
 
 /* ---- string commands -------------------------------------------------------------- */
 
+/* GET, and GETDEL: the value, and the key gone. */
 void kvdb_cmd_get(struct kvresp_cmd *c)
 {
 	int64_t now = 0;
-	size_t vlen;
+	size_t vlen, klen;
 	kvstore_item *it = kvdb_find_first(c, &now, 1);
 	if (it) {
 		const uint8_t *v = kvstore_value(it, &vlen);
 		kvresp_bulk(c->o, v, vlen);
+		if (c->name_len == 6) {
+			const uint8_t *key = kvstore_key(it, &klen);
+			kvstore_delete(c->s, key, klen, &now);
+		}
 	} else {
 		kvresp_null(c->o);
 	}
@@ -81,63 +87,27 @@ static int kvdb_store(struct kvresp_cmd *c, const char *key, size_t klen, const 
 	return 0;
 }
 
-/* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL] */
-void kvdb_cmd_set(struct kvresp_cmd *c)
+/* What SET and its older forms answer. */
+enum kvdb_set_reply {
+	KVDB_REPLY_OK,   /* +OK, or a null when NX or XX stopped it (SET, SETEX) */
+	KVDB_REPLY_OLD,  /* the old value, or a null (SET ... GET, GETSET) */
+	KVDB_REPLY_FLAG, /* :1 when set, :0 when NX stopped it (SETNX) */
+};
+
+enum { KVDB_SET_NX = 1, KVDB_SET_XX = 2, KVDB_SET_KEEPTTL = 4 };
+
+/* Set the key in argument 0 to the value in argument val_arg, unless NX or
+ * XX in flags say otherwise, with expire_at (0: none), and answer as
+ * reply says. */
+static void kvdb_set(struct kvresp_cmd *c, size_t val_arg, int flags, int64_t expire_at,
+                     enum kvdb_set_reply reply, int64_t *now)
 {
-	int nx = 0, xx = 0, get = 0, keep = 0, have_exp = 0;
-	int64_t expire_at = 0, now = 0;
-	for (size_t i = 2; i < c->argc; i++) {
-		int64_t v;
-		int unit = 0; /* 1: seconds from now, 2: ms from now, 3: unix s, 4: unix ms */
-		if (kvresp_arg_is(c, i, "NX") && !xx)
-			nx = 1;
-		else if (kvresp_arg_is(c, i, "XX") && !nx)
-			xx = 1;
-		else if (kvresp_arg_is(c, i, "GET"))
-			get = 1;
-		else if (kvresp_arg_is(c, i, "KEEPTTL") && !have_exp)
-			keep = 1;
-		else if (kvresp_arg_is(c, i, "EX"))
-			unit = 1;
-		else if (kvresp_arg_is(c, i, "PX"))
-			unit = 2;
-		else if (kvresp_arg_is(c, i, "EXAT"))
-			unit = 3;
-		else if (kvresp_arg_is(c, i, "PXAT"))
-			unit = 4;
-		else {
-			kvresp_error(c->o, kvresp_err_syntax);
-			return;
-		}
-		if (!unit)
-			continue;
-		if (have_exp || keep || i + 1 >= c->argc) {
-			kvresp_error(c->o, kvresp_err_syntax);
-			return;
-		}
-		have_exp = 1;
-		if (kvresp_arg_ll(c, ++i, &v) < 0) {
-			kvresp_error(c->o, kvresp_err_int);
-			return;
-		}
-		if (v <= 0 || ((unit == 1 || unit == 3) && v > INT64_MAX / 1000)) {
-			kvresp_error(c->o, "ERR invalid expire time in 'set' command");
-			return;
-		}
-		int64_t ms = unit == 1 || unit == 3 ? v * 1000 : v;
-		if (unit >= 3) /* absolute: convert from the wall clock */
-			ms -= kvdb_unix_ms();
-		int64_t base = kvstore_now(&now);
-		expire_at = ms > INT64_MAX - base ? INT64_MAX : base + (ms > 0 ? ms : 0);
-		if (expire_at == 0)
-			expire_at = 1;
-	}
 	size_t klen, vlen;
 	const char *key = kvresp_arg(c, 0, &klen);
-	const char *val = kvresp_arg(c, 1, &vlen);
+	const char *val = kvresp_arg(c, val_arg, &vlen);
 	kv_lock(c->inst);
-	kvstore_item *old = kvstore_find(c->s, key, klen, &now, 0);
-	if (get) {
+	kvstore_item *old = kvstore_find(c->s, key, klen, now, 0);
+	if (reply == KVDB_REPLY_OLD) {
 		if (old) {
 			size_t olen;
 			const uint8_t *ov = kvstore_value(old, &olen);
@@ -146,34 +116,169 @@ void kvdb_cmd_set(struct kvresp_cmd *c)
 			kvresp_null(c->o);
 		}
 	}
-	if ((nx && old) || (xx && !old)) {
-		if (!get)
+	if (((flags & KVDB_SET_NX) && old) || ((flags & KVDB_SET_XX) && !old)) {
+		if (reply == KVDB_REPLY_OK)
 			kvresp_null(c->o);
-	} else if (kvdb_store(c, key, klen, val, vlen, expire_at, keep, &now) < 0) {
+		else if (reply == KVDB_REPLY_FLAG)
+			kvresp_int(c->o, 0);
+	} else if (kvdb_store(c, key, klen, val, vlen, expire_at, flags & KVDB_SET_KEEPTTL, now) <
+	           0) {
 		kvresp_reset(c->o); /* the OOM error replaces a GET's old value */
 		kvresp_error(c->o, kvdb_err_oom);
-	} else if (!get) {
+	} else if (reply == KVDB_REPLY_OK) {
 		kvresp_str(c->o, "+OK\r\n");
+	} else if (reply == KVDB_REPLY_FLAG) {
+		kvresp_int(c->o, 1);
 	}
 	kvstore_unlock(c->s);
 }
 
-/* DEL and EXISTS: count over every key argument. */
-void kvdb_cmd_del(struct kvresp_cmd *c)
+/* Units of an expiry argument. */
+enum kvdb_unit { KVDB_IN_S = 1, KVDB_IN_MS, KVDB_AT_S, KVDB_AT_MS };
+
+/* The store's time at which an expiry of v in unit ends; writes the error
+ * and returns -1 unless v is positive and in range. */
+static int kvdb_expire_at(struct kvresp_cmd *c, int64_t v, enum kvdb_unit unit, int64_t *now,
+                          int64_t *at)
 {
-	int del = c->name_len == 3;
-	int64_t n = 0, now = 0;
-	kv_lock(c->inst);
-	for (size_t i = 0; i < c->argc; i++) {
-		size_t klen;
-		const char *key = kvresp_arg(c, i, &klen);
-		if (del)
-			n += kvstore_delete(c->s, key, klen, &now);
-		else
-			n += kvstore_find(c->s, key, klen, &now, 0) != NULL;
+	int seconds = unit == KVDB_IN_S || unit == KVDB_AT_S;
+	if (v <= 0 || (seconds && v > INT64_MAX / 1000)) {
+		kvresp_bad_expire(c);
+		return -1;
 	}
+	int64_t ms = seconds ? v * 1000 : v;
+	if (unit == KVDB_AT_S || unit == KVDB_AT_MS) /* absolute: from the wall clock */
+		ms -= kvdb_unix_ms();
+	int64_t base = kvstore_now(now);
+	*at = ms > INT64_MAX - base ? INT64_MAX : base + (ms > 0 ? ms : 0);
+	if (*at == 0)
+		*at = 1;
+	return 0;
+}
+
+/* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL] */
+void kvdb_cmd_set(struct kvresp_cmd *c)
+{
+	int flags = 0, get = 0, have_exp = 0;
+	int64_t expire_at = 0, now = 0;
+	for (size_t i = 2; i < c->argc; i++) {
+		int64_t v;
+		enum kvdb_unit unit = 0;
+		if (kvresp_arg_is(c, i, "NX") && !(flags & KVDB_SET_XX))
+			flags |= KVDB_SET_NX;
+		else if (kvresp_arg_is(c, i, "XX") && !(flags & KVDB_SET_NX))
+			flags |= KVDB_SET_XX;
+		else if (kvresp_arg_is(c, i, "GET"))
+			get = 1;
+		else if (kvresp_arg_is(c, i, "KEEPTTL") && !have_exp)
+			flags |= KVDB_SET_KEEPTTL;
+		else if (kvresp_arg_is(c, i, "EX"))
+			unit = KVDB_IN_S;
+		else if (kvresp_arg_is(c, i, "PX"))
+			unit = KVDB_IN_MS;
+		else if (kvresp_arg_is(c, i, "EXAT"))
+			unit = KVDB_AT_S;
+		else if (kvresp_arg_is(c, i, "PXAT"))
+			unit = KVDB_AT_MS;
+		else {
+			kvresp_error(c->o, kvresp_err_syntax);
+			return;
+		}
+		if (!unit)
+			continue;
+		if (have_exp || (flags & KVDB_SET_KEEPTTL) || i + 1 >= c->argc) {
+			kvresp_error(c->o, kvresp_err_syntax);
+			return;
+		}
+		have_exp = 1;
+		if (kvresp_arg_ll(c, ++i, &v) < 0) {
+			kvresp_error(c->o, kvresp_err_int);
+			return;
+		}
+		if (kvdb_expire_at(c, v, unit, &now, &expire_at) < 0)
+			return;
+	}
+	kvdb_set(c, 1, flags, expire_at, get ? KVDB_REPLY_OLD : KVDB_REPLY_OK, &now);
+}
+
+/* SETEX key seconds value, PSETEX key milliseconds value. */
+void kvdb_cmd_setex(struct kvresp_cmd *c)
+{
+	int64_t v, at, now = 0;
+	if (kvresp_arg_ll(c, 1, &v) < 0) {
+		kvresp_error(c->o, kvresp_err_int);
+		return;
+	}
+	if (kvdb_expire_at(c, v, c->name[0] == 'P' ? KVDB_IN_MS : KVDB_IN_S, &now, &at) < 0)
+		return;
+	kvdb_set(c, 2, 0, at, KVDB_REPLY_OK, &now);
+}
+
+/* SETNX key value: 1 if it was set, 0 if the key existed. */
+void kvdb_cmd_setnx(struct kvresp_cmd *c)
+{
+	int64_t now = 0;
+	kvdb_set(c, 1, KVDB_SET_NX, 0, KVDB_REPLY_FLAG, &now);
+}
+
+/* GETSET key value: SET key value GET, the old expiry dropped. */
+void kvdb_cmd_getset(struct kvresp_cmd *c)
+{
+	int64_t now = 0;
+	kvdb_set(c, 1, 0, 0, KVDB_REPLY_OLD, &now);
+}
+
+void kvdb_cmd_strlen(struct kvresp_cmd *c)
+{
+	int64_t now = 0;
+	size_t vlen = 0;
+	kvstore_item *it = kvdb_find_first(c, &now, 0);
+	if (it)
+		kvstore_value(it, &vlen);
 	kvstore_unlock(c->s);
-	kvresp_int(c->o, n);
+	kvresp_int(c->o, (int64_t)vlen);
+}
+
+/* APPEND key value: the new length; the key keeps its expiry.  The old
+ * value is copied aside first: making room for the longer item may evict
+ * the old one. */
+void kvdb_cmd_append(struct kvresp_cmd *c)
+{
+	int64_t now = 0;
+	size_t klen, alen, olen = 0;
+	const char *key = kvresp_arg(c, 0, &klen);
+	const char *add = kvresp_arg(c, 1, &alen);
+	kvstore_item *old = kvdb_find_first(c, &now, 1);
+	int64_t expire_at = old ? kvstore_expire(old) : 0;
+	uint8_t *copy = NULL;
+	if (old) {
+		const uint8_t *ov = kvstore_value(old, &olen);
+		if (!(copy = host->msg_alloc(c->req, olen ? olen : 1))) {
+			kvstore_unlock(c->s);
+			kvresp_error(c->o, "ERR out of memory");
+			return;
+		}
+		memcpy(copy, ov, olen);
+	}
+	if (olen + alen > KVDB_MAX_VALUE) {
+		kvstore_unlock(c->s);
+		kvresp_error(c->o, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+		return;
+	}
+	kvstore_expire_some(c->s, &now);
+	kvstore_item *it = kvstore_alloc(c->s, key, klen, olen + alen, &now);
+	if (!it) {
+		kvstore_unlock(c->s);
+		kvresp_error(c->o, kvdb_err_oom);
+		return;
+	}
+	uint8_t *v = kvstore_value_w(it);
+	if (olen)
+		memcpy(v, copy, olen);
+	memcpy(v + olen, add, alen);
+	kvstore_link(c->s, it, expire_at);
+	kvstore_unlock(c->s);
+	kvresp_int(c->o, (int64_t)(olen + alen));
 }
 
 /* INCR, DECR, INCRBY, DECRBY: the new value keeps the key's expiry. */
@@ -276,103 +381,6 @@ void kvdb_cmd_mset(struct kvresp_cmd *c)
 		kvresp_str(c->o, "+OK\r\n");
 	}
 	kvstore_unlock(c->s);
-}
-
-/* EXPIRE/PEXPIRE key time [NX|XX|GT|LT] */
-void kvdb_cmd_expire(struct kvresp_cmd *c)
-{
-	int64_t v, now = 0;
-	int nx = 0, xx = 0, gt = 0, lt = 0;
-	int ms = c->name[0] == 'P';
-	if (kvresp_arg_ll(c, 1, &v) < 0) {
-		kvresp_error(c->o, kvresp_err_int);
-		return;
-	}
-	for (size_t i = 2; i < c->argc; i++) {
-		if (kvresp_arg_is(c, i, "NX"))
-			nx = 1;
-		else if (kvresp_arg_is(c, i, "XX"))
-			xx = 1;
-		else if (kvresp_arg_is(c, i, "GT"))
-			gt = 1;
-		else if (kvresp_arg_is(c, i, "LT"))
-			lt = 1;
-		else {
-			kvresp_error(c->o, "ERR Unsupported option");
-			return;
-		}
-	}
-	if (nx && xx + gt + lt > 0) {
-		kvresp_error(c->o,
-		             "ERR NX and XX, GT or LT options at the same time are not compatible");
-		return;
-	}
-	if (gt && lt) {
-		kvresp_error(c->o, "ERR GT and LT options at the same time are not compatible");
-		return;
-	}
-	if (!ms && (v > INT64_MAX / 1000 || v < INT64_MIN / 1000)) {
-		kvresp_error(c->o, "ERR invalid expire time in 'expire' command");
-		return;
-	}
-	int64_t delta = ms ? v : v * 1000;
-	int64_t base = kvstore_now(&now);
-	int64_t at = delta > INT64_MAX - base ? INT64_MAX : base + delta;
-	size_t klen;
-	const char *key = kvresp_arg(c, 0, &klen);
-	kv_lock(c->inst);
-	kvstore_item *it = kvstore_find(c->s, key, klen, &now, 0);
-	int64_t cur = it ? kvstore_expire(it) : 0;
-	int ok = it != NULL;
-	/* No expiry counts as an infinite one for GT and LT. */
-	if (ok && ((nx && cur) || (xx && !cur) || (gt && (!cur || at <= cur)) ||
-	           (lt && cur && at >= cur)))
-		ok = 0;
-	if (ok) {
-		if (at <= base)
-			kvstore_delete(c->s, key, klen, &now);
-		else
-			kvstore_set_expire(c->s, it, at);
-	}
-	kvstore_unlock(c->s);
-	kvresp_int(c->o, ok);
-}
-
-/* TTL and PTTL: -2 no key, -1 no expiry, else the time left. */
-void kvdb_cmd_ttl(struct kvresp_cmd *c)
-{
-	int64_t now = 0, r;
-	kvstore_item *it = kvdb_find_first(c, &now, 0);
-	int64_t at = it ? kvstore_expire(it) : 0;
-	kvstore_unlock(c->s);
-	if (!it)
-		r = -2;
-	else if (!at)
-		r = -1;
-	else if (c->name[0] == 'P')
-		r = at - kvstore_now(&now);
-	else
-		r = (at - kvstore_now(&now) + 500) / 1000;
-	kvresp_int(c->o, r);
-}
-
-void kvdb_cmd_persist(struct kvresp_cmd *c)
-{
-	int64_t now = 0;
-	kvstore_item *it = kvdb_find_first(c, &now, 0);
-	int had = it && kvstore_expire(it);
-	if (had)
-		kvstore_set_expire(c->s, it, 0);
-	kvstore_unlock(c->s);
-	kvresp_int(c->o, had);
-}
-
-void kvdb_cmd_type(struct kvresp_cmd *c)
-{
-	int64_t now = 0;
-	kvstore_item *it = kvdb_find_first(c, &now, 0);
-	kvstore_unlock(c->s);
-	kvresp_str(c->o, it ? "+string\r\n" : "+none\r\n");
 }
 
 /* ---- server commands on the store ---------------------------------------------- */

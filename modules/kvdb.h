@@ -1,10 +1,15 @@
-/* modules/kvdb.h — the Redis commands on the kv store (modules/kvdb.c),
- * as entries of kvresp.c's command table.  Each runs the command in c
- * (its arity already checked) and writes its reply, errors included, to
- * c->o; each takes and releases the store's lock itself. */
+/* modules/kvdb.h — the Redis commands on the kv store (modules/kvdb.c on
+ * values, modules/kvkeys.c on keys), as entries of kvresp.c's command
+ * table.  Each runs the command in c (its arity already checked) and
+ * writes its reply, errors included, to c->o; each takes and releases the
+ * store's lock itself. */
 #ifndef MH_KVDB_H
 #define MH_KVDB_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvstore.h"
 #include "modhost.h"
 
 struct kvresp_cmd;
@@ -12,17 +17,34 @@ struct kvresp_cmd;
 /* Hand the host table to kvdb.c (from kvresp_init). */
 void kvdb_init(const mh_host_api *api);
 
-/* Strings and keys. */
-void kvdb_cmd_get(struct kvresp_cmd *c);
+/* For kvkeys.c: lock the store and find the item named by the command's
+ * first argument (NULL: none, or expired); the caller unlocks.  touch
+ * marks it used for LRU eviction.  And the wall clock in milliseconds. */
+kvstore_item *kvdb_find_first(struct kvresp_cmd *c, int64_t *now, int touch);
+int64_t kvdb_unix_ms(void);
+
+/* Strings (kvdb.c). */
+void kvdb_cmd_get(struct kvresp_cmd *c); /* GET and GETDEL */
 void kvdb_cmd_set(struct kvresp_cmd *c);
-void kvdb_cmd_del(struct kvresp_cmd *c);  /* DEL and EXISTS */
+void kvdb_cmd_setex(struct kvresp_cmd *c); /* SETEX and PSETEX */
+void kvdb_cmd_setnx(struct kvresp_cmd *c);
+void kvdb_cmd_getset(struct kvresp_cmd *c);
+void kvdb_cmd_strlen(struct kvresp_cmd *c);
+void kvdb_cmd_append(struct kvresp_cmd *c);
 void kvdb_cmd_incr(struct kvresp_cmd *c); /* INCR, DECR, INCRBY, DECRBY */
 void kvdb_cmd_mget(struct kvresp_cmd *c);
 void kvdb_cmd_mset(struct kvresp_cmd *c);
-void kvdb_cmd_expire(struct kvresp_cmd *c); /* EXPIRE and PEXPIRE */
-void kvdb_cmd_ttl(struct kvresp_cmd *c);    /* TTL and PTTL */
-void kvdb_cmd_persist(struct kvresp_cmd *c);
-void kvdb_cmd_type(struct kvresp_cmd *c);
+
+/* Keys (kvkeys.c). */
+void kvkeys_cmd_count(struct kvresp_cmd *c);  /* DEL, UNLINK, EXISTS, TOUCH */
+void kvkeys_cmd_expire(struct kvresp_cmd *c); /* EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT */
+void kvkeys_cmd_ttl(struct kvresp_cmd *c);    /* TTL, PTTL, EXPIRETIME, PEXPIRETIME */
+void kvkeys_cmd_persist(struct kvresp_cmd *c);
+void kvkeys_cmd_type(struct kvresp_cmd *c);
+void kvkeys_cmd_keys(struct kvresp_cmd *c);
+void kvkeys_cmd_scan(struct kvresp_cmd *c);
+/* Whether key matches the glob pattern as KEYS and SCAN MATCH see it. */
+int kvkeys_glob(const char *pattern, size_t plen, const uint8_t *key, size_t klen);
 
 /* The server commands that read or empty the store. */
 void kvdb_cmd_dbsize(struct kvresp_cmd *c);

@@ -205,6 +205,14 @@ void kvresp_wrong_args(struct kvresp_cmd *c)
 	kvresp_error(c->o, text);
 }
 
+void kvresp_bad_expire(struct kvresp_cmd *c)
+{
+	char name[64], text[128];
+	kvresp_lower_name(c, name, sizeof(name));
+	snprintf(text, sizeof(text), "ERR invalid expire time in '%s' command", name);
+	kvresp_error(c->o, text);
+}
+
 static void kvresp_unknown_command(struct kvresp_cmd *c)
 {
 	struct kvresp_out *o = c->o;
@@ -410,20 +418,49 @@ struct kvresp_command {
 };
 
 static const struct kvresp_command kvresp_commands[] = {
-    {"GET", 3, 2, kvdb_cmd_get},         {"SET", 3, -3, kvdb_cmd_set},
-    {"PING", 4, -1, kvresp_cmd_ping},    {"DEL", 3, -2, kvdb_cmd_del},
-    {"EXISTS", 6, -2, kvdb_cmd_del},     {"INCR", 4, 2, kvdb_cmd_incr},
-    {"DECR", 4, 2, kvdb_cmd_incr},       {"INCRBY", 6, 3, kvdb_cmd_incr},
-    {"DECRBY", 6, 3, kvdb_cmd_incr},     {"MGET", 4, -2, kvdb_cmd_mget},
-    {"MSET", 4, -3, kvdb_cmd_mset},      {"EXPIRE", 6, -3, kvdb_cmd_expire},
-    {"PEXPIRE", 7, -3, kvdb_cmd_expire}, {"TTL", 3, 2, kvdb_cmd_ttl},
-    {"PTTL", 4, 2, kvdb_cmd_ttl},        {"PERSIST", 7, 2, kvdb_cmd_persist},
-    {"TYPE", 4, 2, kvdb_cmd_type},       {"ECHO", 4, 2, kvresp_cmd_echo},
-    {"DBSIZE", 6, 1, kvdb_cmd_dbsize},   {"FLUSHALL", 8, -1, kvdb_cmd_flush},
-    {"FLUSHDB", 7, -1, kvdb_cmd_flush},  {"COMMAND", 7, -1, kvresp_cmd_command},
-    {"INFO", 4, -1, kvdb_cmd_info},      {"HELLO", 5, -1, kvresp_cmd_hello},
-    {"AUTH", 4, -2, kvresp_cmd_auth},    {"QUIT", 4, -1, kvresp_cmd_quit},
-    {"SELECT", 6, 2, kvresp_cmd_select}, {"CLIENT", 6, -2, kvresp_cmd_client},
+    {"GET", 3, 2, kvdb_cmd_get},
+    {"SET", 3, -3, kvdb_cmd_set},
+    {"PING", 4, -1, kvresp_cmd_ping},
+    {"DEL", 3, -2, kvkeys_cmd_count},
+    {"EXISTS", 6, -2, kvkeys_cmd_count},
+    {"INCR", 4, 2, kvdb_cmd_incr},
+    {"DECR", 4, 2, kvdb_cmd_incr},
+    {"INCRBY", 6, 3, kvdb_cmd_incr},
+    {"DECRBY", 6, 3, kvdb_cmd_incr},
+    {"MGET", 4, -2, kvdb_cmd_mget},
+    {"MSET", 4, -3, kvdb_cmd_mset},
+    {"SETEX", 5, 4, kvdb_cmd_setex},
+    {"PSETEX", 6, 4, kvdb_cmd_setex},
+    {"SETNX", 5, 3, kvdb_cmd_setnx},
+    {"GETSET", 6, 3, kvdb_cmd_getset},
+    {"GETDEL", 6, 2, kvdb_cmd_get},
+    {"STRLEN", 6, 2, kvdb_cmd_strlen},
+    {"APPEND", 6, 3, kvdb_cmd_append},
+    {"UNLINK", 6, -2, kvkeys_cmd_count},
+    {"TOUCH", 5, -2, kvkeys_cmd_count},
+    {"EXPIRE", 6, -3, kvkeys_cmd_expire},
+    {"PEXPIRE", 7, -3, kvkeys_cmd_expire},
+    {"EXPIREAT", 8, -3, kvkeys_cmd_expire},
+    {"PEXPIREAT", 9, -3, kvkeys_cmd_expire},
+    {"TTL", 3, 2, kvkeys_cmd_ttl},
+    {"PTTL", 4, 2, kvkeys_cmd_ttl},
+    {"EXPIRETIME", 10, 2, kvkeys_cmd_ttl},
+    {"PEXPIRETIME", 11, 2, kvkeys_cmd_ttl},
+    {"PERSIST", 7, 2, kvkeys_cmd_persist},
+    {"TYPE", 4, 2, kvkeys_cmd_type},
+    {"KEYS", 4, 2, kvkeys_cmd_keys},
+    {"SCAN", 4, -2, kvkeys_cmd_scan},
+    {"ECHO", 4, 2, kvresp_cmd_echo},
+    {"DBSIZE", 6, 1, kvdb_cmd_dbsize},
+    {"FLUSHALL", 8, -1, kvdb_cmd_flush},
+    {"FLUSHDB", 7, -1, kvdb_cmd_flush},
+    {"COMMAND", 7, -1, kvresp_cmd_command},
+    {"INFO", 4, -1, kvdb_cmd_info},
+    {"HELLO", 5, -1, kvresp_cmd_hello},
+    {"AUTH", 4, -2, kvresp_cmd_auth},
+    {"QUIT", 4, -1, kvresp_cmd_quit},
+    {"SELECT", 6, 2, kvresp_cmd_select},
+    {"CLIENT", 6, -2, kvresp_cmd_client},
     {"CONFIG", 6, -2, kvdb_cmd_config},
 };
 #define KVRESP_N_COMMANDS (sizeof(kvresp_commands) / sizeof(kvresp_commands[0]))

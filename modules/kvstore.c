@@ -715,6 +715,69 @@ int kvstore_delete(struct kvstore *s, const void *key, size_t klen, int64_t *now
 	return 1;
 }
 
+const uint8_t *kvstore_key(const kvstore_item *it, size_t *klen)
+{
+	*klen = it->klen;
+	return it->data;
+}
+
+/* ---- scanning ------------------------------------------------------------------- */
+
+static uint64_t kvstore_reverse_bits(uint64_t v)
+{
+	v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+	v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+	v = ((v >> 4) & 0x0f0f0f0f0f0f0f0full) | ((v & 0x0f0f0f0f0f0f0f0full) << 4);
+	v = ((v >> 8) & 0x00ff00ff00ff00ffull) | ((v & 0x00ff00ff00ff00ffull) << 8);
+	v = ((v >> 16) & 0x0000ffff0000ffffull) | ((v & 0x0000ffff0000ffffull) << 16);
+	return (v >> 32) | (v << 32);
+}
+
+/* The cursor after v for a table of the given mask.  Cursors count with
+ * their bits reversed: the next bucket flips the highest bit of the mask
+ * first.  A bucket of a table twice the size splits into the buckets with
+ * the same low bits, which are then the very next cursors, so growing
+ * between two steps neither skips a bucket nor goes back. */
+static uint64_t kvstore_cursor_next(uint64_t v, uint64_t mask)
+{
+	v |= ~mask;
+	v = kvstore_reverse_bits(v);
+	v++;
+	return kvstore_reverse_bits(v);
+}
+
+static void kvstore_scan_chain(struct kvstore *s, ref_t r, int64_t *now,
+                               void (*fn)(void *arg, const kvstore_item *it), void *arg)
+{
+	while (r) {
+		kvstore_item *it = kvstore_at(s, r);
+		r = it->hnext;
+		if (kvstore_expired(it, now)) {
+			kvstore_remove(s, it);
+			s->expired++;
+		} else {
+			fn(arg, it);
+		}
+	}
+}
+
+uint64_t kvstore_scan(struct kvstore *s, uint64_t cursor, int64_t *now,
+                      void (*fn)(void *arg, const kvstore_item *it), void *arg)
+{
+	uint64_t small = s->table[0].mask;
+	kvstore_scan_chain(s, kvstore_buckets(s, 0)[cursor & small], now, fn, arg);
+	if (!kvstore_rehashing(s))
+		return kvstore_cursor_next(cursor, small);
+	/* Doubling: the old bucket (empty once moved) and every bucket of the
+	 * new table it splits into; they differ in the bits of large only. */
+	uint64_t large = s->table[1].mask;
+	do {
+		kvstore_scan_chain(s, kvstore_buckets(s, 1)[cursor & large], now, fn, arg);
+		cursor = kvstore_cursor_next(cursor, large);
+	} while (cursor & (small ^ large));
+	return cursor;
+}
+
 void kvstore_flush(struct kvstore *s)
 {
 	kvstore_reset(s);

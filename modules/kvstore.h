@@ -80,6 +80,19 @@ int kvstore_link(struct kvstore *s, kvstore_item *it, int64_t expire_at);
 void kvstore_discard(struct kvstore *s, kvstore_item *it);
 /* Remove key; returns 1 if it existed (and had not expired), else 0. */
 int kvstore_delete(struct kvstore *s, const void *key, size_t klen, int64_t *now);
+/* The key of an item. */
+const uint8_t *kvstore_key(const kvstore_item *it, size_t *klen);
+/* One step of a scan over every key, as Redis's SCAN: calls fn(arg, it)
+ * for each live item in the buckets cursor names (one bucket of the
+ * table, and while it doubles, the buckets of the new table that bucket
+ * splits into), removing the expired items it passes.  Returns the cursor
+ * to continue from, 0 once every bucket has been visited.  A key present
+ * from the first step to the last is visited at least once however much
+ * the table grows in between (it never shrinks); one linked or removed in
+ * between may or may not be.  Under one hold of the lock nothing moves,
+ * so the same cursors visit the same items again. */
+uint64_t kvstore_scan(struct kvstore *s, uint64_t cursor, int64_t *now,
+                      void (*fn)(void *arg, const kvstore_item *it), void *arg);
 /* Remove every key. */
 void kvstore_flush(struct kvstore *s);
 /* Look at the next few hash buckets and remove expired keys there, so that

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "unit.h"
@@ -101,6 +102,197 @@ START_TEST(kv_strings_and_counters)
 	KV_EXPECT(&e, "TYPE|a", "+string\r\n");
 	KV_EXPECT(&e, "FLUSHALL", "+OK\r\n");
 	KV_EXPECT(&e, "DBSIZE", ":0\r\n");
+	modenv_close(&e);
+}
+END_TEST
+
+START_TEST(kv_older_string_forms)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-forms", NULL);
+	KV_EXPECT(&e, "SETNX|a|1", ":1\r\n");
+	KV_EXPECT(&e, "SETNX|a|2", ":0\r\n");
+	KV_EXPECT(&e, "GET|a", "$1\r\n1\r\n");
+	KV_EXPECT(&e, "SETEX|s|100|v", "+OK\r\n");
+	KV_EXPECT(&e, "TTL|s", ":100\r\n");
+	KV_EXPECT(&e, "PSETEX|p|100000|v", "+OK\r\n");
+	KV_EXPECT(&e, "TTL|p", ":100\r\n");
+	KV_EXPECT(&e, "SETEX|s|0|v", "-ERR invalid expire time in 'setex' command\r\n");
+	KV_EXPECT(&e, "PSETEX|s|-5|v", "-ERR invalid expire time in 'psetex' command\r\n");
+	KV_EXPECT(&e, "SETEX|s|x|v", "-ERR value is not an integer or out of range\r\n");
+	KV_EXPECT(&e, "SETEX|s|1", "-ERR wrong number of arguments for 'setex' command\r\n");
+	/* GETSET answers the old value and drops the old expiry. */
+	KV_EXPECT(&e, "GETSET|s|w", "$1\r\nv\r\n");
+	KV_EXPECT(&e, "TTL|s", ":-1\r\n");
+	KV_EXPECT(&e, "GETSET|new|w", "$-1\r\n");
+	KV_EXPECT(&e, "GETDEL|new", "$1\r\nw\r\n");
+	KV_EXPECT(&e, "EXISTS|new", ":0\r\n");
+	KV_EXPECT(&e, "GETDEL|new", "$-1\r\n");
+	/* APPEND creates, extends and keeps the time to live. */
+	KV_EXPECT(&e, "APPEND|ap|hello", ":5\r\n");
+	KV_EXPECT(&e, "EXPIRE|ap|500", ":1\r\n");
+	KV_EXPECT(&e, "APPEND|ap| world", ":11\r\n");
+	KV_EXPECT(&e, "GET|ap", "$11\r\nhello world\r\n");
+	KV_EXPECT(&e, "TTL|ap", ":500\r\n");
+	KV_EXPECT(&e, "APPEND|ap|", ":11\r\n");
+	KV_EXPECT(&e, "STRLEN|ap", ":11\r\n");
+	KV_EXPECT(&e, "STRLEN|nope", ":0\r\n");
+	KV_EXPECT(&e, "SET|n|41", "+OK\r\n");
+	KV_EXPECT(&e, "APPEND|n|9", ":3\r\n");
+	KV_EXPECT(&e, "INCR|n", ":420\r\n");
+	modenv_close(&e);
+}
+END_TEST
+
+START_TEST(kv_key_commands)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-keys", NULL);
+	KV_EXPECT(&e, "MSET|a|1|b|2|c|3", "+OK\r\n");
+	KV_EXPECT(&e, "TOUCH|a|b|nope|a", ":3\r\n");
+	KV_EXPECT(&e, "UNLINK|a|nope", ":1\r\n");
+	KV_EXPECT(&e, "EXISTS|a|b", ":1\r\n");
+	/* EXPIREAT and EXPIRETIME speak the wall clock; a past time deletes. */
+	char cmd[64], want[64];
+	long long in_an_hour = (long long)time(NULL) + 3600;
+	snprintf(cmd, sizeof(cmd), "EXPIREAT|b|%lld", in_an_hour);
+	KV_EXPECT(&e, cmd, ":1\r\n");
+	const char *ttl = kv_run(&e, "TTL|b");
+	ck_assert_msg(strcmp(ttl, ":3600\r\n") == 0 || strcmp(ttl, ":3599\r\n") == 0, "%s", ttl);
+	long long at = -9;
+	ck_assert_int_eq(sscanf(kv_run(&e, "EXPIRETIME|b"), ":%lld", &at), 1);
+	ck_assert_msg(at >= in_an_hour - 1 && at <= in_an_hour, "EXPIRETIME %lld, set %lld", at,
+	              in_an_hour);
+	ck_assert_int_eq(sscanf(kv_run(&e, "PEXPIRETIME|b"), ":%lld", &at), 1);
+	ck_assert_msg(at >= (in_an_hour - 1) * 1000 && at <= in_an_hour * 1000 + 999,
+	              "PEXPIRETIME %lld", at);
+	snprintf(cmd, sizeof(cmd), "PEXPIREAT|b|%lld|GT", in_an_hour * 1000 - 60000);
+	KV_EXPECT(&e, cmd, ":0\r\n");
+	KV_EXPECT(&e, "EXPIRETIME|c", ":-1\r\n");
+	KV_EXPECT(&e, "EXPIRETIME|nope", ":-2\r\n");
+	snprintf(cmd, sizeof(cmd), "EXPIREAT|c|%lld", (long long)time(NULL) - 10);
+	KV_EXPECT(&e, cmd, ":1\r\n");
+	KV_EXPECT(&e, "EXISTS|c", ":0\r\n");
+	snprintf(want, sizeof(want), "*1\r\n$1\r\nb\r\n");
+	KV_EXPECT(&e, "KEYS|*", want);
+	modenv_close(&e);
+}
+END_TEST
+
+static int kv_strcmp_p(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* KEYS' answer as a sorted, space-separated list of its keys. */
+static const char *kv_keys(struct modenv *e, const char *pattern)
+{
+	static char list[4096];
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "KEYS|%s", pattern);
+	const char *r = kv_run(e, cmd);
+	long n = 0;
+	ck_assert_msg(sscanf(r, "*%ld", &n) == 1, "%s", r);
+	char *keys[64];
+	ck_assert_int_le(n, 64);
+	r = strchr(r, '\n') + 1;
+	for (long i = 0; i < n; i++) {
+		long len = 0;
+		ck_assert_int_eq(sscanf(r, "$%ld", &len), 1);
+		r = strchr(r, '\n') + 1;
+		keys[i] = strndup(r, (size_t)len);
+		r += len + 2;
+	}
+	qsort(keys, (size_t)n, sizeof(keys[0]), kv_strcmp_p);
+	list[0] = '\0';
+	for (long i = 0; i < n; i++) {
+		if (i)
+			strcat(list, " ");
+		strcat(list, keys[i]);
+		free(keys[i]);
+	}
+	return list;
+}
+
+START_TEST(kv_keys_glob_patterns)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-glob", NULL);
+	KV_EXPECT(&e, "MSET|hello|1|hallo|1|hxllo|1|hllo|1|heeeello|1|h*llo|1|h]|1|a-b|1", "+OK\r\n");
+	ck_assert_str_eq(kv_keys(&e, "*"), "a-b h*llo h] hallo heeeello hello hllo hxllo");
+	ck_assert_str_eq(kv_keys(&e, "h?llo"), "h*llo hallo hello hxllo");
+	ck_assert_str_eq(kv_keys(&e, "h*llo"), "h*llo hallo heeeello hello hllo hxllo");
+	ck_assert_str_eq(kv_keys(&e, "h[ae]llo"), "hallo hello");
+	ck_assert_str_eq(kv_keys(&e, "h[^e]llo"), "h*llo hallo hxllo");
+	ck_assert_str_eq(kv_keys(&e, "h[a-b]llo"), "hallo");
+	ck_assert_str_eq(kv_keys(&e, "h[b-a]llo"), "hallo");
+	ck_assert_str_eq(kv_keys(&e, "h\\*llo"), "h*llo");
+	ck_assert_str_eq(kv_keys(&e, "h[\\]]"), "h]");
+	ck_assert_str_eq(kv_keys(&e, "a[-]b"), "a-b");
+	ck_assert_str_eq(kv_keys(&e, "**e*e*o"), "heeeello");
+	ck_assert_str_eq(kv_keys(&e, "nothing*"), "");
+	ck_assert_str_eq(kv_keys(&e, "hello?"), "");
+	/* A pattern that backtracks a lot still answers at once: the
+	 * matcher retries only its last star. */
+	KV_EXPECT(&e, "SET|aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab|1",
+	          "+OK\r\n");
+	ck_assert_str_eq(kv_keys(&e, "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*c"), "");
+	modenv_close(&e);
+}
+END_TEST
+
+START_TEST(kv_scan_walks_every_key_once)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-scan", NULL);
+	enum { N = 300 };
+	static int seen[N];
+	char cmd[64];
+	for (int i = 0; i < N; i++) {
+		snprintf(cmd, sizeof(cmd), "SET|k%d|v", i);
+		KV_EXPECT(&e, cmd, "+OK\r\n");
+	}
+	KV_EXPECT(&e, "SET|other|v", "+OK\r\n");
+	/* The table does not change between these calls, so each key comes
+	 * exactly once; COUNT 7 takes several rounds. */
+	char cursor[32] = "0";
+	int rounds = 0;
+	do {
+		snprintf(cmd, sizeof(cmd), "SCAN|%s|MATCH|k*|COUNT|7", cursor);
+		const char *r = kv_run(&e, cmd);
+		long clen, n;
+		ck_assert_msg(sscanf(r, "*2\r\n$%ld\r\n", &clen) == 1, "%s", r);
+		r = strchr(r + 4, '\n') + 1;
+		ck_assert_int_lt(clen, (long)sizeof(cursor));
+		memcpy(cursor, r, (size_t)clen);
+		cursor[clen] = '\0';
+		r += clen + 2;
+		ck_assert_int_eq(sscanf(r, "*%ld", &n), 1);
+		r = strchr(r, '\n') + 1;
+		for (long i = 0; i < n; i++) {
+			long len;
+			int k;
+			ck_assert_int_eq(sscanf(r, "$%ld\r\nk%d\r\n", &len, &k), 2);
+			ck_assert_int_lt(k, N);
+			seen[k]++;
+			r = strchr(r, '\n') + 1;
+			r += len + 2;
+		}
+		rounds++;
+	} while (strcmp(cursor, "0") != 0);
+	for (int i = 0; i < N; i++)
+		ck_assert_msg(seen[i] == 1, "k%d came %d times", i, seen[i]);
+	ck_assert_int_gt(rounds, 5);
+	KV_EXPECT(&e, "SCAN|0|TYPE|hash|COUNT|1000", "*2\r\n$1\r\n0\r\n*0\r\n");
+	KV_EXPECT(&e, "SCAN|x", "-ERR invalid cursor\r\n");
+	KV_EXPECT(&e, "SCAN|-1", "-ERR invalid cursor\r\n");
+	KV_EXPECT(&e, "SCAN|18446744073709551616", "-ERR invalid cursor\r\n");
+	KV_EXPECT(&e, "SCAN|0|COUNT|0", "-ERR syntax error\r\n");
+	KV_EXPECT(&e, "SCAN|0|MATCH", "-ERR syntax error\r\n");
+	KV_EXPECT(&e, "SCAN|0|SIZE|1", "-ERR syntax error\r\n");
+	/* Any cursor is accepted, even one the server never gave out. */
+	const char *r = kv_run(&e, "SCAN|18446744073709551615|COUNT|1");
+	ck_assert_msg(strncmp(r, "*2\r\n", 4) == 0, "%s", r);
 	modenv_close(&e);
 }
 END_TEST
@@ -364,6 +556,65 @@ START_TEST(kvstore_table_grows_while_serving)
 }
 END_TEST
 
+static void store_count_visit(void *arg, const kvstore_item *it)
+{
+	uint8_t *seen = arg;
+	size_t klen;
+	const uint8_t *key = kvstore_key(it, &klen);
+	char text[16];
+	ck_assert_uint_lt(klen, sizeof(text));
+	memcpy(text, key, klen);
+	text[klen] = '\0';
+	unsigned i = (unsigned)strtoul(text + 1, NULL, 10);
+	if (seen[i] < 255)
+		seen[i]++;
+}
+
+START_TEST(kvstore_scan_sees_every_key_while_the_table_grows)
+{
+	/* 2000 keys, then a scan one step at a time with 20 new keys (and a
+	 * deletion) between steps: the table doubles several times under the
+	 * cursor.  Every key present from start to end is visited at least
+	 * once; keys come at most a few times each. */
+	enum { OLD = 2000, N = 30000 };
+	static uint8_t seen[N];
+	void *zone;
+	size_t size;
+	struct kvstore *s = store_new_sized(&zone, &size, 8u << 20, KVSTORE_NOEVICTION);
+	char key[16];
+	kvstore_lock(s);
+	for (uint32_t i = 0; i < OLD; i++) {
+		snprintf(key, sizeof(key), "k%u", i);
+		ck_assert_int_eq(store_put(s, key, 4), 0);
+	}
+	uint32_t next = OLD, steps = 0;
+	uint64_t buckets_before = 0, cursor = 0;
+	struct kvstore_stats st;
+	kvstore_get_stats(s, &st);
+	buckets_before = st.buckets;
+	do {
+		int64_t now = 0;
+		cursor = kvstore_scan(s, cursor, &now, store_count_visit, seen);
+		for (int j = 0; j < 20 && next < N; j++, next++) {
+			snprintf(key, sizeof(key), "k%u", next);
+			ck_assert_int_eq(store_put(s, key, 4), 0);
+			/* Lookups move the resize on. */
+			ck_assert_ptr_nonnull(kvstore_find(s, key, strlen(key), &now, 0));
+		}
+		snprintf(key, sizeof(key), "k%u", next - 1);
+		kvstore_delete(s, key, strlen(key), &now);
+		steps++;
+	} while (cursor);
+	kvstore_get_stats(s, &st);
+	ck_assert_uint_ge(st.buckets, buckets_before * 4);
+	for (uint32_t i = 0; i < OLD; i++)
+		ck_assert_msg(seen[i] >= 1 && seen[i] <= 4, "k%u visited %u times", i, seen[i]);
+	ck_assert_uint_gt(steps, 1000);
+	kvstore_unlock(s);
+	munmap(zone, size);
+}
+END_TEST
+
 START_TEST(kvstore_lock_taken_over_from_a_dead_holder)
 {
 	void *zone;
@@ -439,6 +690,10 @@ static Suite *kv_suite(void)
 	Suite *s = suite_create("kv");
 	TCase *tc = tcase_create("kv");
 	tcase_add_test(tc, kv_strings_and_counters);
+	tcase_add_test(tc, kv_older_string_forms);
+	tcase_add_test(tc, kv_key_commands);
+	tcase_add_test(tc, kv_keys_glob_patterns);
+	tcase_add_test(tc, kv_scan_walks_every_key_once);
 	tcase_add_test(tc, kv_expiry_without_waiting);
 	tcase_add_test(tc, kv_server_commands_and_errors);
 	tcase_add_test(tc, kv_memory_cap_refuses_writes);
@@ -449,6 +704,7 @@ static Suite *kv_suite(void)
 	tcase_add_test(tc, kvstore_lock_taken_over_from_a_dead_holder);
 	tcase_add_test(tc, kvstore_reattach_keeps_keys_and_applies_the_policy);
 	tcase_add_test(tc, kvstore_table_grows_while_serving);
+	tcase_add_test(tc, kvstore_scan_sees_every_key_while_the_table_grows);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -21,8 +21,16 @@
  * So a seed file is one steering byte ('@' = all at once, 'A' = byte by
  * byte) followed by real protocol bytes.
  *
+ * With FUZZ_HANDLER (fuzz_kv: resp and the kv handler), each message goes
+ * to that handler module instead, loaded as two instances (FUZZ_HANDLER_CONF
+ * and, for the tight runs, FUZZ_HANDLER_TIGHT); before each input the
+ * command FUZZ_HANDLER_RESET (kv: FLUSHALL) runs through it, so every
+ * input starts from the same state and a saved one replays alike.
+ *
  * A broken codec contract (MESSAGE without a message or consuming nothing,
- * an unknown result) aborts, so the fuzzer saves the input. */
+ * an unknown result) aborts, so the fuzzer saves the input; so does a
+ * handler result that is not a result (or ASYNC: these handlers answer at
+ * once). */
 #include "build-config.h"
 
 #include <arpa/inet.h>
@@ -68,6 +76,18 @@ struct fuzz_instance {
 static struct fuzz_instance fuzz_plain, fuzz_tight;
 static int fuzz_have_tight;
 static const mh_codec_ops *fuzz_codec;
+
+#ifdef FUZZ_HANDLER
+#ifndef FUZZ_HANDLER_CONF
+#define FUZZ_HANDLER_CONF ""
+#endif
+#ifndef FUZZ_HANDLER_TIGHT
+#define FUZZ_HANDLER_TIGHT FUZZ_HANDLER_CONF
+#endif
+/* The handler's instances, for plain and tight runs, and their settings. */
+static struct mh_module fuzz_handler_plain, fuzz_handler_tight;
+static struct cfg_entry *fuzz_handler_entries[2];
+#endif
 
 static void fuzz_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void fuzz_die(const char *fmt, ...)
@@ -122,6 +142,13 @@ const char *fuzz_unavailable(const char *argv0)
 		snprintf(why, sizeof(why), "%s is not built", path);
 		return why;
 	}
+#ifdef FUZZ_HANDLER
+	fuzz_module_path(FUZZ_HANDLER, path, sizeof(path));
+	if (access(path, R_OK) != 0) {
+		snprintf(why, sizeof(why), "%s is not built", path);
+		return why;
+	}
+#endif
 	return NULL;
 }
 
@@ -154,29 +181,39 @@ static struct cfg_entry *fuzz_parse_keys(const char *spec)
 	return head;
 }
 
-/* Load the codec as instance fi with settings spec ("" = defaults). */
-static void fuzz_instance_open(struct fuzz_instance *fi, struct module_lib *lib, const char *name,
-                               const char *spec)
+/* Load module lib as instance inst named name, with settings spec ("" =
+ * defaults), and run its load hook.  Returns the parsed settings, which
+ * live as long as the instance. */
+static struct cfg_entry *fuzz_module_open(struct mh_module *inst, struct module_lib *lib,
+                                          const char *name, const char *spec)
 {
 	char err[1024];
-	fi->entries = fuzz_parse_keys(spec);
+	struct cfg_entry *entries = fuzz_parse_keys(spec);
 	struct cfg_section sec = {
 	    .kind = "module",
 	    .name = (char *)name,
 	    .file = "fuzz.ini",
 	    .line = 1,
-	    .entries = fi->entries,
+	    .entries = entries,
 	};
-	if (modconf_build(name, fi->entries ? &sec : NULL, lib->desc.config_keys, "/", &fi->conf,
-	                  err, sizeof(err)) < 0)
+	if (modconf_build(name, entries ? &sec : NULL, lib->desc.config_keys, "/", &inst->conf, err,
+	                  sizeof(err)) < 0)
 		fuzz_die("%s", err);
-	fi->inst.name = (char *)name;
-	fi->inst.lib = lib;
-	fi->inst.desc = &lib->desc;
-	fi->inst.conf = fi->conf;
-	if (lib->desc.load && lib->desc.load(&fi->inst, &hostapi_table) != 0)
+	inst->name = (char *)name;
+	inst->lib = lib;
+	inst->desc = &lib->desc;
+	if (lib->desc.load && lib->desc.load(inst, &hostapi_table) != 0)
 		fuzz_die("module '%s': the load hook failed (settings '%s')", name, spec);
-	fi->inst.loaded = 1;
+	inst->loaded = 1;
+	return entries;
+}
+
+/* Load the codec as instance fi with settings spec ("" = defaults). */
+static void fuzz_instance_open(struct fuzz_instance *fi, struct module_lib *lib, const char *name,
+                               const char *spec)
+{
+	fi->entries = fuzz_module_open(&fi->inst, lib, name, spec);
+	fi->conf = fi->inst.conf;
 	fi->max_message = lib->desc.codec->max_message(&fi->inst);
 	fi->ls.name = "fuzz";
 	fi->ls.codec = (char *)name;
@@ -216,6 +253,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fuzz_instance_open(&fuzz_tight, lib, name, tight);
 		fuzz_have_tight = 1;
 	}
+#ifdef FUZZ_HANDLER
+	struct module_lib *hlib;
+	fuzz_module_path(FUZZ_HANDLER, path, sizeof(path));
+	if (loader_open(FUZZ_HANDLER, path, &hlib, err, sizeof(err)) < 0)
+		fuzz_die("%s", err);
+	if (!hlib->desc.handler)
+		fuzz_die("module '%s' (%s) is not a handler", FUZZ_HANDLER, path);
+	fuzz_handler_entries[0] =
+	    fuzz_module_open(&fuzz_handler_plain, hlib, FUZZ_HANDLER, FUZZ_HANDLER_CONF);
+	fuzz_handler_entries[1] =
+	    fuzz_module_open(&fuzz_handler_tight, hlib, FUZZ_HANDLER "-tight", FUZZ_HANDLER_TIGHT);
+#endif
 	return 0;
 }
 
@@ -252,9 +301,59 @@ static void fuzz_encode_error(struct fuzz_run *r, int status, const char *text)
 		fuzz_codec->encode_error(&r->fi->inst, r->c, r->state, status, text, (mh_buf *)r->out);
 }
 
-/* Answer req as a handler would: usually echo its body back (sometimes as
- * a raw reply, sometimes with a protocol status code), sometimes an error
- * status; then encode the reply and free both, as host/conn.c does. */
+#ifdef FUZZ_HANDLER
+/* The handler instance of this run. */
+static struct mh_module *fuzz_handler(const struct fuzz_run *r)
+{
+	return r->fi == &fuzz_tight ? &fuzz_handler_tight : &fuzz_handler_plain;
+}
+
+/* Run req (its reply attached) through the handler and encode what it
+ * answers, as host/pipeline.c and host/conn.c do. */
+static void fuzz_handle(struct fuzz_run *r, struct mh_msg *req)
+{
+	struct mh_module *h = fuzz_handler(r);
+	struct mh_msg *reply = req->reply;
+	int rc = h->desc->handler->handle(h, (mh_msg *)req, (mh_msg *)reply);
+	switch (rc) {
+	case MH_HANDLE_DONE:
+	case MH_HANDLE_CLOSE:
+		fuzz_codec->encode(&r->fi->inst, r->c, r->state, (mh_msg *)reply, (mh_buf *)r->out);
+		break;
+	case MH_HANDLE_ERROR:
+		fuzz_encode_error(r, reply->status ? reply->status : MH_STATUS_INTERNAL,
+		                  reply->error_text);
+		break;
+	default: fuzz_die("handler '%s' returned %d, not an immediate result", h->name, rc);
+	}
+}
+
+/* Run the command FUZZ_HANDLER_RESET through the handler, without bytes
+ * or codec: the state every input starts from. */
+static void fuzz_handler_reset(struct fuzz_run *r)
+{
+#ifdef FUZZ_HANDLER_RESET
+	struct mh_msg *req = msg_new(r->c), *reply = msg_new(r->c);
+	if (!req || !reply)
+		fuzz_die("out of memory");
+	req->reply = reply;
+	reply->request = req;
+	msg_field_set(req, MH_FIELD_PROTOCOL, "resp", 4);
+	msg_field_set(req, MH_FIELD_VERSION, "2", 1);
+	msg_field_set(req, MH_FIELD_COMMAND, FUZZ_HANDLER_RESET, strlen(FUZZ_HANDLER_RESET));
+	fuzz_handle(r, req);
+	msg_free(req);
+	buf_drain(r->out, buf_length(r->out));
+#else
+	(void)r;
+#endif
+}
+#endif
+
+/* Answer req as a handler would: with FUZZ_HANDLER, that handler;
+ * otherwise usually echo its body back (sometimes as a raw reply,
+ * sometimes with a protocol status code), sometimes an error status; then
+ * encode the reply and free both, as host/conn.c does. */
 static void fuzz_reply(struct fuzz_run *r, struct mh_msg *req)
 {
 	static const int codes[] = {0, 200, 201, 204, 301, 304, 400, 404, 500, 101, 999};
@@ -269,6 +368,12 @@ static void fuzz_reply(struct fuzz_run *r, struct mh_msg *req)
 	req->reply = reply;
 	reply->request = req;
 	req->state = MSG_DONE;
+#ifdef FUZZ_HANDLER
+	fuzz_handle(r, req);
+	msg_free(req);
+	buf_drain(r->out, buf_length(r->out));
+	return;
+#endif
 	uint32_t k = fuzz_rand(r);
 	if ((k & 7) == 0) {
 		reply->is_error = 1;
@@ -360,6 +465,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	int ready = !fuzz_codec->conn_init ||
 	            fuzz_codec->conn_init(&r.fi->inst, r.c, r.state) == 0;
+#ifdef FUZZ_HANDLER
+	if (ready)
+		fuzz_handler_reset(&r);
+#endif
 	if (ready) {
 		size_t off = 0;
 		while (off < size) {

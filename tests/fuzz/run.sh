@@ -7,7 +7,7 @@
 #
 # usage: tests/fuzz/run.sh check [TARGET...]        (make fuzz-check)
 #        tests/fuzz/run.sh campaign TARGET          (make fuzz-campaign FUZZ_TARGET=...)
-# TARGET: lenprefix line http1 resp config (default: all).  A codec target
+# TARGET: lenprefix line http1 resp kv config (default: all).  A target
 # whose module is not built is skipped.
 # env:   MH_BUILDDIR (default: the current folder), MH_SRCDIR (default: this
 #        script's ../..), FUZZ_SECONDS (60 per target for check, 3600 for
@@ -21,7 +21,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 SRCDIR=${MH_SRCDIR:-$(cd "$here/../.." && pwd)}
 BUILDDIR=${MH_BUILDDIR:-$(pwd)}
-ALL_TARGETS="lenprefix line http1 resp config"
+ALL_TARGETS="lenprefix line http1 resp kv config"
 CORPUS=$SRCDIR/tests/fuzz/corpus
 DICTS=$SRCDIR/tests/fuzz/dict
 FINDINGS=$BUILDDIR/tests/fuzz/findings

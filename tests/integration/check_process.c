@@ -492,6 +492,9 @@ START_TEST(test_reload_runs_a_replaced_module_file)
 	harness_signal(d, SIGHUP);
 	harness_wait_log(d, from, "module 'handler' .*: the file changed since it was first loaded");
 	harness_wait_log(d, from, "generation 2 ready: 1 workers serving");
+	/* Until the old worker starts draining, it may still take a new
+	 * connection (that is what makes the reload seamless): wait for it. */
+	harness_wait_log(d, from, "draining [0-9]+ connections");
 	fd = harness_connect_ok(port);
 	send_frame_ok(fd, "anything");
 	expect_frame(fd, "hello");
@@ -533,6 +536,8 @@ START_TEST(test_reload_with_a_broken_config_keeps_the_old_generation)
 	harness_rewrite_config(d, CONF_WORKERS("2", ""), th);
 	harness_signal(d, SIGHUP);
 	harness_wait_log(d, from, "generation 2 ready: 2 workers serving");
+	/* Old workers take new connections until they start draining. */
+	harness_wait_log_n(d, from, "draining [0-9]+ connections", 2);
 	fd2 = harness_connect_ok(port);
 	echo_ok(fd2, "generation 2");
 	close(fd2);

@@ -145,6 +145,8 @@ START_TEST(test_reload_new_certificate_keeps_established)
 	size_t at = harness_log_size(d);
 	harness_signal(d, SIGHUP);
 	harness_wait_log(d, at, "generation 2 ready");
+	/* The old worker takes new connections until it starts draining. */
+	harness_wait_log(d, at, "draining 1 connections");
 	tcli_ok(&t, port, NULL);
 	tcli_server_dn(&t, dn, sizeof(dn));
 	harness_assert(strstr(dn, "CN=localhost-renewed"), "after reload the server sent '%s'", dn);

@@ -37,7 +37,15 @@ static void api_log(mh_module *m, int level, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	log_vwrite(level, m ? m->name : NULL, fmt, ap);
+	if (m && m->loading_file && level <= MH_LOG_WARN) {
+		/* A complaint from a load hook is about the module's settings:
+		 * point at its section, as every configuration error does. */
+		char text[1024];
+		vsnprintf(text, sizeof(text), fmt, ap);
+		log_write(level, m->name, "%s:%d: %s", m->loading_file, m->loading_line, text);
+	} else {
+		log_vwrite(level, m ? m->name : NULL, fmt, ap);
+	}
 	va_end(ap);
 }
 

@@ -36,6 +36,10 @@ struct mh_module {
 	int index;  /* position in its set */
 	int loaded; /* load hook returned 0 */
 	int worker_ready; /* worker_init returned 0 */
+	/* While its load hook runs: where its [module] section is, so that
+	 * the errors it logs (bad settings) name file:line.  NULL otherwise. */
+	const char *loading_file;
+	int loading_line;
 };
 
 struct module_set {

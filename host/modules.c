@@ -161,16 +161,24 @@ static int modules_same_kind(const struct mh_module *a, const struct mh_module *
 
 /* The load hook, then reconfigure with the previous generation's instance
  * of the same name when it is the same module at the same version. */
-static int modules_start(struct mh_module *m, const struct module_set *previous, char *err,
-                         size_t errlen)
+static int modules_start(struct mh_module *m, const struct module_settings *ms,
+                         const struct module_set *previous, char *err, size_t errlen)
 {
 	if (m->desc->load) {
+		m->loading_file = ms ? ms->file : NULL;
+		m->loading_line = ms ? ms->line : 0;
 		shm_mark_running(m);
 		int rc = m->desc->load(m, &hostapi_table);
 		shm_mark_running(NULL);
+		m->loading_file = NULL;
 		if (rc != 0) {
-			loader_error(err, errlen, m->name, m->lib->path,
+			char why[1024];
+			loader_error(why, sizeof(why), m->name, m->lib->path,
 			             "load hook failed; see the lines above");
+			if (ms)
+				snprintf(err, errlen, "%s:%d: %s", ms->file, ms->line, why);
+			else
+				snprintf(err, errlen, "%s", why);
 			return -1;
 		}
 	}
@@ -189,6 +197,15 @@ static int modules_start(struct mh_module *m, const struct module_set *previous,
 		return -1;
 	}
 	return 0;
+}
+
+/* The configuration of the module instance called name. */
+static const struct module_settings *modules_settings(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_modules; i++)
+		if (strcmp(cfg->modules[i].name, name) == 0)
+			return &cfg->modules[i];
+	return NULL;
 }
 
 int modules_load(const struct config *cfg, const struct module_set *previous,
@@ -221,7 +238,8 @@ int modules_load(const struct config *cfg, const struct module_set *previous,
 	for (size_t i = 0; i < set->n; i++)
 		set->mods[i]->index = (int)i;
 	for (size_t i = 0; i < set->n; i++)
-		if (modules_start(set->mods[i], previous, err, errlen) < 0)
+		if (modules_start(set->mods[i], modules_settings(cfg, set->mods[i]->name), previous,
+		                  err, errlen) < 0)
 			goto fail;
 	*out = set;
 	return 0;

@@ -119,6 +119,10 @@ START_TEST(test_check_mode_reports_unknown_key_and_bad_duration_with_line)
 	expect_config_error("bad-duration.ini",
 	                    "[server]\nworkers = 1\n\nshutdown_timeout = 5 parsecs\n", 4,
 	                    "bad value for 'shutdown_timeout'");
+	/* A value the module's load hook rejects names its section too. */
+	expect_config_error("bad-module-value.ini",
+	                    "[server]\nworkers = 1\n\n[module accesslog]\nbuffer = 32MiB\n", 4,
+	                    "buffer must be at most 16MiB");
 	/* A module key is checked against the module's own table. */
 	expect_config_error("bad-module-key.ini",
 	                    "[server]\nworkers = 1\n[module lenprefix]\nmax_frame = 1MiB\n"

@@ -167,7 +167,14 @@ START_TEST(test_failing_load_hook_unloads_the_set)
 	add_module("10-req_b.ini", "req_b", b, NULL);
 	add_module("20-lf.ini", "lf", lf, NULL);
 	ck_assert_int_eq(load_tmp_config(&cfg, NULL, &set), -1);
-	char *want = lenv_fmt("module 'lf' (%s): load hook failed; see the lines above", lf);
+	/* The refusal names the instance's section, as configuration errors do. */
+	const struct module_settings *ms = NULL;
+	for (size_t i = 0; i < cfg->n_modules; i++)
+		if (strcmp(cfg->modules[i].name, "lf") == 0)
+			ms = &cfg->modules[i];
+	ck_assert_ptr_nonnull(ms);
+	char *want = lenv_fmt("%s:%d: module 'lf' (%s): load hook failed; see the lines above",
+	                      ms->file, ms->line, lf);
 	ck_assert_str_eq(lenv_err, want);
 	ck_assert_ptr_null(set);
 	ck_assert_int_eq(c->loads, before.loads + 1);

@@ -7,8 +7,14 @@
  *
  * Rotation: observers do not see signals, so the file is reopened when its
  * path names another file (or none) than the one open — checked at most
- * once a second, on the next line written.  `mv access.log access.log.1`
- * is therefore all that rotation needs; SIGUSR1 is not required. */
+ * once a second, on the next write.  `mv access.log access.log.1` is
+ * therefore all that rotation needs; SIGUSR1 is not required.
+ *
+ * Writing: one write(2) per line by default.  With `buffer = SIZE` each
+ * worker gathers whole lines and writes them together when the next line
+ * would not fit, `flush` after the first line waiting, and when the worker
+ * finishes (worker_fini: a drain, a reload, a stop).  A worker that
+ * crashes loses what it held. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -24,6 +30,7 @@
 
 static int accesslog_load(mh_module *m, const mh_host_api *api);
 static int accesslog_worker_init(mh_module *m);
+static void accesslog_worker_fini(mh_module *m);
 static void accesslog_unload(mh_module *m);
 static void accesslog_event(mh_module *m, const mh_event *ev);
 
@@ -32,6 +39,9 @@ static const mh_config_key accesslog_keys[] = {
     {"output", MH_CONFIG_PATH, "/dev/stderr",
      "where lines go; /dev/stderr and /dev/stdout mean the daemon's own streams"},
     {"propagate", MH_CONFIG_BOOL, "yes", "answer each request with a traceparent header"},
+    {"buffer", MH_CONFIG_SIZE, "0",
+     "bytes of whole lines each worker gathers before one write; 0 writes each line"},
+    {"flush", MH_CONFIG_DURATION, "1s", "the longest a buffered line waits"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -43,7 +53,8 @@ static const mh_observer_ops accesslog_observer = {
 MH_MODULE_DECLARE(.name = "accesslog", .version = "1.0", .license = "MIT",
                   .description = "one JSON or logfmt line per request, with a trace id",
                   .roles = MH_ROLE_OBSERVER, .config_keys = accesslog_keys, .load = accesslog_load,
-                  .worker_init = accesslog_worker_init, .unload = accesslog_unload,
+                  .worker_init = accesslog_worker_init, .worker_fini = accesslog_worker_fini,
+                  .unload = accesslog_unload,
                   .observer = &accesslog_observer);
 
 enum accesslog_format { ACCESSLOG_JSON = 0, ACCESSLOG_LOGFMT = 1 };
@@ -51,6 +62,7 @@ enum accesslog_format { ACCESSLOG_JSON = 0, ACCESSLOG_LOGFMT = 1 };
 #define ACCESSLOG_LINE_MAX    16384
 #define ACCESSLOG_FIELD_MAX   256 /* bytes of one field kept; escaped, at most 6x */
 #define ACCESSLOG_PENDING_MAX 65536
+#define ACCESSLOG_BUFFER_MAX  (16u << 20)
 
 /* The host table, the same for every instance. */
 static const mh_host_api *host;
@@ -65,6 +77,12 @@ struct accesslog {
 	ino_t ino;
 	uint64_t checked_ms; /* last time the path was compared with the fd */
 	int warned;
+	/* Buffered lines (buffer > 0): this worker's, allocated at its first
+	 * line; the timer runs while lines wait. */
+	char *buf;
+	size_t buf_cap, buf_len;
+	uint64_t flush_ms;
+	mh_timer *flush_timer;
 };
 
 /* A request between its MSG_IN and MSG_OUT events, by request pointer.
@@ -134,15 +152,80 @@ static void accesslog_check_rotation(mh_module *m, struct accesslog *log)
 	log->warned = 0;
 }
 
+/* Write n bytes of whole lines; a full disk loses lines, not the worker. */
+static void accesslog_write(mh_module *m, struct accesslog *log, const char *data, size_t n)
+{
+	accesslog_check_rotation(m, log);
+	while (n > 0) {
+		ssize_t w = write(log->fd, data, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		data += w;
+		n -= (size_t)w;
+	}
+}
+
+static void accesslog_flush(mh_module *m, struct accesslog *log)
+{
+	if (log->buf_len == 0)
+		return;
+	accesslog_write(m, log, log->buf, log->buf_len);
+	log->buf_len = 0;
+}
+
+/* The flush timer fired (the host has freed it). */
+static void accesslog_flush_due(void *arg)
+{
+	mh_module *m = arg;
+	struct accesslog *log = host->module_data(m);
+	log->flush_timer = NULL;
+	accesslog_flush(m, log);
+}
+
+/* One whole line: written now, or gathered.  Lines only ever leave whole
+ * and in order, so with O_APPEND the lines of several workers never mix. */
+static void accesslog_emit(mh_module *m, struct accesslog *log, const char *line, size_t n)
+{
+	if (log->buf_cap && !log->buf && !(log->buf = malloc(log->buf_cap)))
+		log->buf_cap = 0; /* out of memory: write lines one by one */
+	if (n > log->buf_cap) {
+		accesslog_flush(m, log);
+		accesslog_write(m, log, line, n);
+		return;
+	}
+	if (log->buf_len + n > log->buf_cap)
+		accesslog_flush(m, log);
+	memcpy(log->buf + log->buf_len, line, n);
+	log->buf_len += n;
+	if (!log->flush_timer && !(log->flush_timer = host->timer_add(log->flush_ms,
+	                                                              accesslog_flush_due, m)))
+		accesslog_flush(m, log); /* no timer: do not hold lines */
+}
+
 static int accesslog_load(mh_module *m, const mh_host_api *api)
 {
 	host = api;
 	const char *format = host->config_string(m, "format");
 	const char *file = host->config_string(m, "output");
+	uint64_t buffer = host->config_size(m, "buffer");
+	uint64_t flush = host->config_duration_ms(m, "flush");
+	if (buffer > ACCESSLOG_BUFFER_MAX) {
+		host->log(m, MH_LOG_ERROR, "buffer must be at most 16MiB, not %llu",
+		          (unsigned long long)buffer);
+		return -1;
+	}
+	if (buffer && flush == 0) {
+		host->log(m, MH_LOG_ERROR, "flush must be longer than 0 when buffer is set");
+		return -1;
+	}
 	struct accesslog *log = calloc(1, sizeof(*log));
 	if (!log)
 		return -1;
 	log->fd = -1;
+	log->buf_cap = (size_t)buffer;
+	log->flush_ms = flush;
 	log->propagate = host->config_bool(m, "propagate");
 	if (strcmp(format, "json") == 0) {
 		log->format = ACCESSLOG_JSON;
@@ -177,7 +260,22 @@ static void accesslog_unload(mh_module *m)
 	struct accesslog *log = host->module_data(m);
 	if (log && log->own_fd)
 		close(log->fd);
+	if (log)
+		free(log->buf);
 	free(log);
+}
+
+/* The worker is done with this generation: what it holds goes out. */
+static void accesslog_worker_fini(mh_module *m)
+{
+	struct accesslog *log = host->module_data(m);
+	if (!log)
+		return;
+	if (log->flush_timer) {
+		host->timer_cancel(log->flush_timer);
+		log->flush_timer = NULL;
+	}
+	accesslog_flush(m, log);
 }
 
 /* Each worker draws its own ids. */
@@ -511,14 +609,7 @@ static void accesslog_reply(mh_module *m, struct accesslog *log, const mh_event 
 	l.buf[l.len++] = '\n';
 	if (p)
 		pending_remove(p);
-
-	accesslog_check_rotation(m, log);
-	/* One write per line: with O_APPEND, lines of several workers never
-	 * interleave.  A full disk loses lines, not the worker. */
-	ssize_t w;
-	do
-		w = write(log->fd, l.buf, l.len);
-	while (w < 0 && errno == EINTR);
+	accesslog_emit(m, log, l.buf, l.len);
 }
 
 static void accesslog_event(mh_module *m, const mh_event *ev)

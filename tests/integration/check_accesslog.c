@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,6 +128,7 @@ START_TEST(test_access_log_json_with_trace_context_and_rotation)
 	admin_expect_line(out, "L3 listener=echo");
 	admin_expect_line(out, "L3 status=200");
 	admin_expect_line(out, "L3 bytes_in=5");
+	admin_expect_line(out, "L3 bytes_out=5");
 	harness_assert(strstr(out, "L3 path=") == NULL && strstr(out, "L3 trace_id=") != NULL,
 	               "L3 fields:\n%s", out);
 	free(out);
@@ -193,6 +195,88 @@ START_TEST(test_access_log_logfmt_without_propagation)
 }
 END_TEST
 
+/* Wait until path holds at least want lines (lines are written by the
+ * workers; the file has no notification: look every 10ms). */
+static int wait_lines(const char *path, int want)
+{
+	uint64_t deadline = harness_now_ms() + HARNESS_WAIT_MS;
+	int n;
+	while ((n = count_lines(path)) < want) {
+		harness_assert(harness_now_ms() < deadline, "%s has %d lines, expected %d", path, n,
+		               want);
+		poll(NULL, 0, 10);
+	}
+	return n;
+}
+
+/* Echo n frames on a new connection to port, then close it. */
+static void echo_frames(int port, int n)
+{
+	int fd = harness_connect(port);
+	harness_assert(fd >= 0, "connect: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		int r = harness_echo_frame(fd, "buffered", 8, IO_MS);
+		harness_assert(r == HARNESS_OK, "echo %d: %s", i, harness_io_name(r));
+	}
+	close(fd);
+}
+
+/* buffer = 1KiB with a flush an hour away: lines leave only when the
+ * buffer is full, when a reload retires the generation, and when the
+ * daemon stops; every line arrives whole and none is lost. */
+START_TEST(test_access_log_buffered_lines_leave_whole)
+{
+	if (!admin_have_http1(__func__))
+		return;
+	enum { N = 60 };
+	char *log = harness_tmpfile("access.log");
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_ACCESS("json", "buffer = 1KiB\nflush = 1h\n"), log);
+	int echo = harness_port(d, "echo");
+	echo_frames(echo, N);
+	/* A line is ~250 bytes: full buffers went out, the last lines wait. */
+	int n = wait_lines(log, N - 8);
+	harness_assert(n < N, "all %d lines written with flush = 1h: nothing was buffered", n);
+	/* A reload replaces the workers: each old one writes what it holds
+	 * before it exits. */
+	size_t from = harness_log_size(d);
+	harness_signal(d, SIGHUP);
+	harness_wait_log_n(d, from, "generation 1\\) finished", 2);
+	harness_assert(count_lines(log) == N, "%d lines after the reload, expected %d",
+	               count_lines(log), N);
+	/* And stopping writes the rest. */
+	echo_frames(echo, 3);
+	harness_signal(d, SIGTERM);
+	int st;
+	harness_assert(harness_wait_exit(d, HARNESS_WAIT_MS, &st) && WIFEXITED(st) &&
+	                   WEXITSTATUS(st) == 0,
+	               "modhostd did not stop cleanly");
+	harness_assert(count_lines(log) == N + 3, "%d lines after the stop, expected %d",
+	               count_lines(log), N + 3);
+	char *out = admin_python(json_lines_py, log); /* every line whole JSON */
+	admin_expect_line(out, "L62 bytes_in=8");
+	free(out);
+	free(log);
+}
+END_TEST
+
+/* A buffer far from full still goes out after `flush`. */
+START_TEST(test_access_log_buffer_flushes_on_time)
+{
+	if (!admin_have_http1(__func__))
+		return;
+	char *log = harness_tmpfile("access.log");
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_ACCESS("logfmt", "buffer = 64KiB\nflush = 50ms\n"), log);
+	echo_frames(harness_port(d, "echo"), 5);
+	wait_lines(log, 5);
+	char *out = admin_python(logfmt_lines_py, log);
+	admin_expect_line(out, "L4 bytes_in=8");
+	free(out);
+	free(log);
+}
+END_TEST
+
 /* Over TLS with a client certificate, the line names the TLS version and
  * the client's subject. */
 START_TEST(test_access_log_names_the_tls_client)
@@ -242,6 +326,8 @@ static Suite *accesslog_suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_access_log_json_with_trace_context_and_rotation);
 	tcase_add_test(tc, test_access_log_logfmt_without_propagation);
+	tcase_add_test(tc, test_access_log_buffered_lines_leave_whole);
+	tcase_add_test(tc, test_access_log_buffer_flushes_on_time);
 	tcase_add_test(tc, test_access_log_names_the_tls_client);
 	suite_add_tcase(s, tc);
 	return s;

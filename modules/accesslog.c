@@ -452,7 +452,14 @@ static void accesslog_request(struct accesslog *log, mh_msg *req)
 	p->bytes_in = body ? host->buf_length(body) : 0;
 	hex_random(p->span, 8);
 	if (log->propagate) {
-		snprintf(header, sizeof(header), "00-%s-%s-%s", trace, p->span, flags);
+		/* "00-" TRACE(32) "-" SPAN(16) "-" FLAGS(2) */
+		memcpy(header, "00-", 3);
+		memcpy(header + 3, trace, 32);
+		header[35] = '-';
+		memcpy(header + 36, p->span, 16);
+		header[52] = '-';
+		memcpy(header + 53, flags, 2);
+		header[55] = '\0';
 		host->msg_add_header(host->msg_reply(req), "traceparent", header, 55);
 	}
 }
@@ -466,40 +473,59 @@ struct line {
 	int fields;
 };
 
-static void line_add(struct line *l, const char *s, size_t n)
+/* What the line may still take: it keeps room for the end and '\n'.
+ * The small helpers below are inline, so that the constant pieces (keys,
+ * quotes) are stored directly rather than through memcpy calls. */
+static inline size_t line_room(const struct line *l)
 {
-	if (n > sizeof(l->buf) - 2 - l->len)
-		n = sizeof(l->buf) - 2 - l->len; /* room for the end and '\n' */
+	return sizeof(l->buf) - 2 - l->len;
+}
+
+static inline void line_add(struct line *l, const char *s, size_t n)
+{
+	if (n > line_room(l))
+		n = line_room(l);
 	memcpy(l->buf + l->len, s, n);
 	l->len += n;
 }
 
-static void line_char(struct line *l, char ch)
+static inline void line_char(struct line *l, char ch)
 {
-	line_add(l, &ch, 1);
+	if (line_room(l) > 0)
+		l->buf[l->len++] = ch;
 }
 
-/* Append v (n bytes) escaped for JSON strings or logfmt values. */
+/* Whether byte ch must be escaped: quotes and backslashes, control bytes,
+ * and bytes that may not be UTF-8 (the line stays one valid line in
+ * either format). */
+static int line_must_escape(unsigned char ch)
+{
+	return ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f;
+}
+
+/* Append v (n bytes) escaped for JSON strings or logfmt values: runs of
+ * plain bytes are copied whole. */
 static void line_escaped(struct line *l, const char *v, size_t n)
 {
-	char esc[8];
+	static const char hex[] = "0123456789abcdef";
 	if (n > ACCESSLOG_FIELD_MAX)
 		n = ACCESSLOG_FIELD_MAX;
+	size_t run = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)v[i];
+		if (!line_must_escape(ch))
+			continue;
+		line_add(l, v + run, i - run);
+		run = i + 1;
 		if (ch == '"' || ch == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)ch;
+			char esc[2] = {'\\', (char)ch};
 			line_add(l, esc, 2);
-		} else if (ch < 0x20 || ch >= 0x7f) {
-			/* Control bytes, and bytes that may not be UTF-8: the
-			 * line stays one valid line in either format. */
-			snprintf(esc, sizeof(esc), "\\u%04x", ch);
-			line_add(l, esc, 6);
 		} else {
-			line_char(l, (char)ch);
+			char esc[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+			line_add(l, esc, 6);
 		}
 	}
+	line_add(l, v + run, n - run);
 }
 
 static int logfmt_needs_quotes(const char *v, size_t n)
@@ -512,22 +538,32 @@ static int logfmt_needs_quotes(const char *v, size_t n)
 	return 0;
 }
 
-static void line_key(struct line *l, const char *key)
+/* The key (a literal: its length is known where this is inlined). */
+static inline void line_key(struct line *l, const char *key)
 {
-	if (l->format == ACCESSLOG_JSON) {
-		line_add(l, l->fields ? ",\"" : "{\"", 2);
-		line_add(l, key, strlen(key));
-		line_add(l, "\":", 2);
-	} else {
-		if (l->fields)
-			line_char(l, ' ');
-		line_add(l, key, strlen(key));
-		line_char(l, '=');
-	}
+	size_t klen = strlen(key);
 	l->fields++;
+	if (klen + 4 > line_room(l))
+		return; /* a line this long is cut */
+	char *p = l->buf + l->len;
+	if (l->format == ACCESSLOG_JSON) {
+		*p++ = l->fields > 1 ? ',' : '{';
+		*p++ = '"';
+		memcpy(p, key, klen);
+		p += klen;
+		*p++ = '"';
+		*p++ = ':';
+	} else {
+		if (l->fields > 1)
+			*p++ = ' ';
+		memcpy(p, key, klen);
+		p += klen;
+		*p++ = '=';
+	}
+	l->len = (size_t)(p - l->buf);
 }
 
-static void line_str(struct line *l, const char *key, const char *v, size_t n)
+static inline void line_str(struct line *l, const char *key, const char *v, size_t n)
 {
 	line_key(l, key);
 	int quote = l->format == ACCESSLOG_JSON || logfmt_needs_quotes(v, n);
@@ -538,15 +574,20 @@ static void line_str(struct line *l, const char *key, const char *v, size_t n)
 		line_char(l, '"');
 }
 
-static void line_num(struct line *l, const char *key, unsigned long long v)
+static inline void line_num(struct line *l, const char *key, unsigned long long v)
 {
 	char num[24];
+	size_t i = sizeof(num);
+	do {
+		num[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
 	line_key(l, key);
-	line_add(l, num, (size_t)snprintf(num, sizeof(num), "%llu", v));
+	line_add(l, num + i, sizeof(num) - i);
 }
 
 /* A field of the request, if the codec set it. */
-static void line_field(struct line *l, const char *key, mh_msg *req, int field)
+static inline void line_field(struct line *l, const char *key, mh_msg *req, int field)
 {
 	size_t len;
 	const char *v = req ? host->msg_field(req, field, &len) : NULL;
@@ -563,20 +604,35 @@ static int accesslog_code(const mh_msg *reply)
 /* "2026-01-02T03:04:05.678Z" */
 static void line_time(struct line *l)
 {
+	/* The date and time to the second are formatted once a second (per
+	 * worker process); the milliseconds every time. */
+	static time_t cached = -1;
+	static char text[40];
+	static size_t len;
 	struct timespec ts;
-	struct tm tm;
-	char text[40];
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(text + n, sizeof(text) - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
-	line_str(l, "time", text, n);
+	if (ts.tv_sec != cached) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		len = strftime(text, sizeof(text) - 6, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached = ts.tv_sec;
+	}
+	int ms = (int)(ts.tv_nsec / 1000000);
+	text[len] = '.';
+	text[len + 1] = (char)('0' + ms / 100);
+	text[len + 2] = (char)('0' + ms / 10 % 10);
+	text[len + 3] = (char)('0' + ms % 10);
+	text[len + 4] = 'Z';
+	line_str(l, "time", text, len + 5);
 }
 
 /* The reply is queued: write the request's line. */
 static void accesslog_reply(mh_module *m, struct accesslog *log, const mh_event *ev)
 {
-	struct line l = {.format = log->format};
+	struct line l; /* not zeroed: 16 KiB of which a line uses a few hundred */
+	l.len = 0;
+	l.format = log->format;
+	l.fields = 0;
 	mh_msg *reply = ev->msg;
 	mh_msg *req = host->msg_request(reply);
 	struct pending *p = req ? pending_find(req) : NULL;

@@ -277,6 +277,32 @@ START_TEST(test_access_log_buffer_flushes_on_time)
 }
 END_TEST
 
+/* Quotes, backslashes and bytes that may not be UTF-8 are escaped: the
+ * line stays one valid JSON object that decodes to the bytes sent. */
+START_TEST(test_access_log_escapes_what_it_must)
+{
+	if (!admin_have_http1(__func__))
+		return;
+	char *log = harness_tmpfile("access.log");
+	struct harness_daemon *d = harness_start_ready(CONF_ACCESS("json", ""), log);
+	int fd = harness_connect_ok(harness_port(d, "admin"));
+	const char req[] = "GET /q\"b\\s\xe9plain-run HTTP/1.1\r\nHost: x\r\n\r\n";
+	int r = harness_send_all(fd, req, sizeof(req) - 1, IO_MS);
+	harness_assert(r == HARNESS_OK, "send: %s", harness_io_name(r));
+	char head[13] = {0};
+	r = harness_recv_exact(fd, head, 12, IO_MS);
+	harness_assert(r == HARNESS_OK && strcmp(head, "HTTP/1.1 404") == 0, "reply: %s '%s'",
+	               harness_io_name(r), head);
+	close(fd);
+	wait_lines(log, 1);
+	char *out = admin_python(json_lines_py, log);
+	/* \u00e9 decodes to U+00E9, printed as UTF-8. */
+	admin_expect_line(out, "L0 path=/q\"b\\s\xc3\xa9plain-run");
+	free(out);
+	free(log);
+}
+END_TEST
+
 /* Over TLS with a client certificate, the line names the TLS version and
  * the client's subject. */
 START_TEST(test_access_log_names_the_tls_client)
@@ -328,6 +354,7 @@ static Suite *accesslog_suite(void)
 	tcase_add_test(tc, test_access_log_logfmt_without_propagation);
 	tcase_add_test(tc, test_access_log_buffered_lines_leave_whole);
 	tcase_add_test(tc, test_access_log_buffer_flushes_on_time);
+	tcase_add_test(tc, test_access_log_escapes_what_it_must);
 	tcase_add_test(tc, test_access_log_names_the_tls_client);
 	suite_add_tcase(s, tc);
 	return s;

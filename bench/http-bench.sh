@@ -13,6 +13,10 @@
 # usage: bench/http-bench.sh            (from a build folder, or BUILD=DIR)
 # env:   ROUNDS=5 SECS=5 WARMUP=1 CONNS=50 DEPTHS="1 16" SERVERS="modhost nginx haproxy epoll uring"
 #        BUSY_POLL=auto BUSY_POLL_NAP=0 (modhost's [server] settings of those names)
+#        ACCESS_LOG=off|line|buffered: modhost and nginx log every request to a
+#        file, one write per line (modhost accesslog; nginx access_log), or
+#        gathered in 64 KiB flushed every second (buffer = 64KiB; buffer=64k
+#        flush=1s).  HAProxy and the floors never log.
 # Exits 1 if any run saw a socket error or a non-2xx response.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -25,6 +29,8 @@ DEPTHS=${DEPTHS:-1 16}
 SERVERS=${SERVERS:-modhost nginx haproxy epoll uring}
 BUSY_POLL=${BUSY_POLL:-auto}
 BUSY_POLL_NAP=${BUSY_POLL_NAP:-0}
+ACCESS_LOG=${ACCESS_LOG:-off}
+case $ACCESS_LOG in off | line | buffered) ;; *) lib_die "ACCESS_LOG must be off, line or buffered" ;; esac
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -52,6 +58,11 @@ start_modhost() {
 	codec = http1
 	handler = fixed
 	EOF
+	if [ "$ACCESS_LOG" != off ]; then
+		printf '[module accesslog]\noutput = %s/access.log\npropagate = no\n' "$dir" \
+			>"$dir/conf.d/accesslog.ini"
+		[ "$ACCESS_LOG" = buffered ] && printf 'buffer = 64KiB\nflush = 1s\n' >>"$dir/conf.d/accesslog.ini"
+	fi
 	# lib_start_modhost waits for info-level lines: log at info for it.
 	sed -i 's/level = warn/level = info/' "$dir/modhost.ini"
 	lib_start_modhost "$dir" "$SERVER_CPU"
@@ -65,6 +76,9 @@ start_nginx() {
 	PORT_nginx=$(lib_free_port) || lib_die "no free port for nginx"
 	# keepalive_requests: nginx closes a keep-alive connection after 1000
 	# requests by default; modhost does not, so neither does nginx here.
+	local access="access_log off;"
+	[ "$ACCESS_LOG" = line ] && access="access_log $dir/logs/access.log;"
+	[ "$ACCESS_LOG" = buffered ] && access="access_log $dir/logs/access.log combined buffer=64k flush=1s;"
 	cat >"$dir/nginx.conf" <<-EOF
 	daemon off;
 	master_process on;
@@ -73,7 +87,7 @@ start_nginx() {
 	error_log $dir/logs/error.log;
 	events { worker_connections 4096; }
 	http {
-		access_log off;
+		$access
 		default_type text/plain;
 		keepalive_requests 100000000;
 		client_body_temp_path $dir/body;
@@ -166,7 +180,7 @@ EOF
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
 echo "# build $BUILD; $(nginx -v 2>&1 | tr -d '\n')$(command -v haproxy >/dev/null && echo ", $(haproxy -v | head -1 | cut -d' ' -f1-3)"); wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
-echo "# servers: $RUN; one worker each on CPU $SERVER_CPU; wrk -t1 -c$CONNS on CPU $CLIENT_CPU; modhost busy_poll = $BUSY_POLL, busy_poll_nap = $BUSY_POLL_NAP"
+echo "# servers: $RUN; one worker each on CPU $SERVER_CPU; wrk -t1 -c$CONNS on CPU $CLIENT_CPU; modhost busy_poll = $BUSY_POLL, busy_poll_nap = $BUSY_POLL_NAP; access log: $ACCESS_LOG"
 echo "# $ROUNDS rounds x ${SECS}s (+${WARMUP}s warmup per server), GET / -> 200 \"hello\", depths: $DEPTHS"
 printf '%-5s %-8s %5s %12s %10s %9s %9s %6s\n' round server depth req/s cpu_ms/1k p50_us p99_us errors
 

@@ -2,7 +2,6 @@
  * any request (on the admin listener: GET /metrics) with the whole host's
  * metrics in the text exposition format 0.0.4; as an observer it records
  * each route's request latency and replies by status code. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,16 +120,25 @@ static void prometheus_event(mh_module *m, const mh_event *ev)
 	struct prometheus *p = host->module_data(m);
 	if (ev->type != MH_EVENT_MSG_OUT || !ev->msg || !ev->conn || !p || !p->duration)
 		return;
-	char route[128] = "", code[16];
-	size_t len = 0;
+	/* Labels are C strings: the route field is copied out (it is not
+	 * terminated), the code written by hand (this runs for every reply). */
+	char route[128], code[16];
+	size_t len = 0, i = sizeof(code) - 1;
 	mh_msg *req = host->msg_request(ev->msg);
 	const char *r = req ? host->msg_field(req, MH_FIELD_ROUTE, &len) : NULL;
-	if (r)
-		snprintf(route, sizeof(route), "%.*s",
-		         (int)(len < sizeof(route) ? len : sizeof(route) - 1), r);
-	snprintf(code, sizeof(code), "%d", prometheus_code(ev->msg));
+	if (!r || len >= sizeof(route))
+		len = r ? sizeof(route) - 1 : 0;
+	if (len)
+		memcpy(route, r, len);
+	route[len] = '\0';
+	unsigned v = (unsigned)prometheus_code(ev->msg);
+	code[i] = '\0';
+	do {
+		code[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && i > 0);
 	const char *listener = host->conn_listener(ev->conn);
 	host->metric_observe(p->duration, (const char *const[]){listener, route},
 	                     (double)ev->value / 1e6);
-	host->metric_add(p->requests, (const char *const[]){listener, route, code}, 1);
+	host->metric_add(p->requests, (const char *const[]){listener, route, code + i}, 1);
 }

@@ -36,7 +36,12 @@ int64_t kvdb_unix_ms(void)
 /* The longest value APPEND makes, as Redis's proto-max-bulk-len. */
 #define KVDB_MAX_VALUE (512u << 20)
 
-static const char kvdb_err_oom[] = "OOM command not allowed when used memory > 'maxmemory'.";
+const char kvdb_err_oom[] = "OOM command not allowed when used memory > 'maxmemory'.";
+
+void *kvdb_scratch(struct kvresp_cmd *c, size_t n)
+{
+	return host->msg_alloc(c->req, n ? n : 1);
+}
 
 kvstore_item *kvdb_find_first(struct kvresp_cmd *c, int64_t *now, int touch)
 {
@@ -136,6 +141,20 @@ static void kvdb_set(struct kvresp_cmd *c, size_t val_arg, int flags, int64_t ex
 /* Units of an expiry argument. */
 enum kvdb_unit { KVDB_IN_S = 1, KVDB_IN_MS, KVDB_AT_S, KVDB_AT_MS };
 
+/* The unit argument i names: EX, PX, EXAT, PXAT, else 0. */
+static enum kvdb_unit kvdb_unit_word(const struct kvresp_cmd *c, size_t i)
+{
+	if (kvresp_arg_is(c, i, "EX"))
+		return KVDB_IN_S;
+	if (kvresp_arg_is(c, i, "PX"))
+		return KVDB_IN_MS;
+	if (kvresp_arg_is(c, i, "EXAT"))
+		return KVDB_AT_S;
+	if (kvresp_arg_is(c, i, "PXAT"))
+		return KVDB_AT_MS;
+	return 0;
+}
+
 /* The store's time at which an expiry of v in unit ends; writes the error
  * and returns -1 unless v is positive and in range. */
 static int kvdb_expire_at(struct kvresp_cmd *c, int64_t v, enum kvdb_unit unit, int64_t *now,
@@ -172,15 +191,7 @@ void kvdb_cmd_set(struct kvresp_cmd *c)
 			get = 1;
 		else if (kvresp_arg_is(c, i, "KEEPTTL") && !have_exp)
 			flags |= KVDB_SET_KEEPTTL;
-		else if (kvresp_arg_is(c, i, "EX"))
-			unit = KVDB_IN_S;
-		else if (kvresp_arg_is(c, i, "PX"))
-			unit = KVDB_IN_MS;
-		else if (kvresp_arg_is(c, i, "EXAT"))
-			unit = KVDB_AT_S;
-		else if (kvresp_arg_is(c, i, "PXAT"))
-			unit = KVDB_AT_MS;
-		else {
+		else if (!(unit = kvdb_unit_word(c, i))) {
 			kvresp_error(c->o, kvresp_err_syntax);
 			return;
 		}
@@ -239,46 +250,164 @@ void kvdb_cmd_strlen(struct kvresp_cmd *c)
 	kvresp_int(c->o, (int64_t)vlen);
 }
 
-/* APPEND key value: the new length; the key keeps its expiry.  The old
+/* Write add (alen bytes) into the value of the key in argument 0 at
+ * offset, zero-filling any gap (offset UINT64_MAX: at the end); the key
+ * keeps its expiry.  old is what kvdb_find_first found; the caller holds
+ * the lock and releases it.  Writes the new length, or an error.  The old
  * value is copied aside first: making room for the longer item may evict
  * the old one. */
-void kvdb_cmd_append(struct kvresp_cmd *c)
+static void kvdb_splice(struct kvresp_cmd *c, kvstore_item *old, uint64_t offset,
+                        const char *add, size_t alen, int64_t *now)
 {
-	int64_t now = 0;
-	size_t klen, alen, olen = 0;
+	size_t klen, olen = 0;
 	const char *key = kvresp_arg(c, 0, &klen);
-	const char *add = kvresp_arg(c, 1, &alen);
-	kvstore_item *old = kvdb_find_first(c, &now, 1);
-	int64_t expire_at = old ? kvstore_expire(old) : 0;
-	uint8_t *copy = NULL;
-	if (old) {
-		const uint8_t *ov = kvstore_value(old, &olen);
-		if (!(copy = host->msg_alloc(c->req, olen ? olen : 1))) {
-			kvstore_unlock(c->s);
-			kvresp_error(c->o, "ERR out of memory");
-			return;
-		}
-		memcpy(copy, ov, olen);
-	}
-	if (olen + alen > KVDB_MAX_VALUE) {
-		kvstore_unlock(c->s);
+	const uint8_t *ov = old ? kvstore_value(old, &olen) : NULL;
+	if (offset == UINT64_MAX)
+		offset = olen;
+	if (offset > KVDB_MAX_VALUE || alen > KVDB_MAX_VALUE - offset) {
 		kvresp_error(c->o, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 		return;
 	}
-	kvstore_expire_some(c->s, &now);
-	kvstore_item *it = kvstore_alloc(c->s, key, klen, olen + alen, &now);
+	size_t nlen = offset + alen > olen ? (size_t)offset + alen : olen;
+	uint8_t *copy = NULL;
+	if (olen && !(copy = kvdb_scratch(c, olen))) {
+		kvresp_error(c->o, "ERR out of memory");
+		return;
+	}
+	if (olen)
+		memcpy(copy, ov, olen);
+	int64_t expire_at = old ? kvstore_expire(old) : 0;
+	kvstore_expire_some(c->s, now);
+	kvstore_item *it = kvstore_alloc(c->s, key, klen, nlen, now);
 	if (!it) {
-		kvstore_unlock(c->s);
 		kvresp_error(c->o, kvdb_err_oom);
 		return;
 	}
 	uint8_t *v = kvstore_value_w(it);
 	if (olen)
 		memcpy(v, copy, olen);
-	memcpy(v + olen, add, alen);
+	if (offset > olen)
+		memset(v + olen, 0, (size_t)offset - olen);
+	memcpy(v + offset, add, alen);
 	kvstore_link(c->s, it, expire_at);
+	kvresp_int(c->o, (int64_t)nlen);
+}
+
+/* APPEND key value: the new length. */
+void kvdb_cmd_append(struct kvresp_cmd *c)
+{
+	int64_t now = 0;
+	size_t alen;
+	const char *add = kvresp_arg(c, 1, &alen);
+	kvstore_item *old = kvdb_find_first(c, &now, 1);
+	kvdb_splice(c, old, UINT64_MAX, add, alen, &now);
 	kvstore_unlock(c->s);
-	kvresp_int(c->o, (int64_t)(olen + alen));
+}
+
+/* SETRANGE key offset value: the new length; an empty value changes
+ * nothing (and makes no key). */
+void kvdb_cmd_setrange(struct kvresp_cmd *c)
+{
+	int64_t offset, now = 0;
+	size_t alen, olen = 0;
+	const char *add = kvresp_arg(c, 2, &alen);
+	if (kvresp_arg_ll(c, 1, &offset) < 0) {
+		kvresp_error(c->o, kvresp_err_int);
+		return;
+	}
+	if (offset < 0) {
+		kvresp_error(c->o, "ERR offset is out of range");
+		return;
+	}
+	kvstore_item *old = kvdb_find_first(c, &now, 1);
+	if (alen == 0) {
+		if (old)
+			kvstore_value(old, &olen);
+		kvresp_int(c->o, (int64_t)olen);
+	} else {
+		kvdb_splice(c, old, (uint64_t)offset, add, alen, &now);
+	}
+	kvstore_unlock(c->s);
+}
+
+/* GETRANGE key start end: the bytes from start to end, both included;
+ * negative positions count from the end, as Redis's do. */
+void kvdb_cmd_getrange(struct kvresp_cmd *c)
+{
+	int64_t start, end, now = 0;
+	if (kvresp_arg_ll(c, 1, &start) < 0 || kvresp_arg_ll(c, 2, &end) < 0) {
+		kvresp_error(c->o, kvresp_err_int);
+		return;
+	}
+	size_t vlen = 0;
+	kvstore_item *it = kvdb_find_first(c, &now, 1);
+	const uint8_t *v = it ? kvstore_value(it, &vlen) : NULL;
+	int64_t len = (int64_t)vlen;
+	if (start < 0 && end < 0 && start > end) {
+		kvresp_bulk(c->o, "", 0);
+	} else {
+		if (start < 0)
+			start = len + start < 0 ? 0 : len + start;
+		if (end < 0)
+			end = len + end < 0 ? 0 : len + end;
+		if (end >= len)
+			end = len - 1;
+		if (len == 0 || start > end)
+			kvresp_bulk(c->o, "", 0);
+		else
+			kvresp_bulk(c->o, v + start, (size_t)(end - start + 1));
+	}
+	kvstore_unlock(c->s);
+}
+
+/* GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]: GET that also sets or
+ * drops the expiry; a time already past deletes the key. */
+void kvdb_cmd_getex(struct kvresp_cmd *c)
+{
+	int64_t v, at = 0, now = 0;
+	int persist = 0, have = 0;
+	enum kvdb_unit unit = 0;
+	for (size_t i = 1; i < c->argc; i++) {
+		if (have) {
+			kvresp_error(c->o, kvresp_err_syntax);
+			return;
+		}
+		have = 1;
+		if (kvresp_arg_is(c, i, "PERSIST")) {
+			persist = 1;
+			continue;
+		}
+		unit = kvdb_unit_word(c, i);
+		if (!unit || i + 1 >= c->argc) {
+			kvresp_error(c->o, kvresp_err_syntax);
+			return;
+		}
+		if (kvresp_arg_ll(c, ++i, &v) < 0) {
+			kvresp_error(c->o, kvresp_err_int);
+			return;
+		}
+		if (kvdb_expire_at(c, v, unit, &now, &at) < 0)
+			return;
+	}
+	size_t vlen, klen;
+	kvstore_item *it = kvdb_find_first(c, &now, 1);
+	if (!it) {
+		kvresp_null(c->o);
+	} else {
+		const uint8_t *val = kvstore_value(it, &vlen);
+		kvresp_bulk(c->o, val, vlen);
+		if (persist) {
+			kvstore_set_expire(c->s, it, 0);
+		} else if (unit) {
+			if (at <= kvstore_now(&now)) {
+				const uint8_t *key = kvstore_key(it, &klen);
+				kvstore_delete(c->s, key, klen, &now);
+			} else {
+				kvstore_set_expire(c->s, it, at);
+			}
+		}
+	}
+	kvstore_unlock(c->s);
 }
 
 /* INCR, DECR, INCRBY, DECRBY: the new value keeps the key's expiry. */
@@ -346,9 +475,11 @@ void kvdb_cmd_mget(struct kvresp_cmd *c)
 	kvstore_unlock(c->s);
 }
 
-/* MSET is all or nothing: every item is allocated before any is linked. */
+/* MSET and MSETNX (which sets nothing if any key exists) are all or
+ * nothing: every item is allocated before any is linked. */
 void kvdb_cmd_mset(struct kvresp_cmd *c)
 {
+	int nx = c->name_len == 6;
 	if (c->argc % 2) {
 		kvresp_wrong_args(c);
 		return;
@@ -362,6 +493,15 @@ void kvdb_cmd_mset(struct kvresp_cmd *c)
 	int64_t now = 0;
 	size_t made = 0;
 	kv_lock(c->inst);
+	for (size_t i = 0; nx && i < pairs; i++) {
+		size_t klen;
+		const char *key = kvresp_arg(c, 2 * i, &klen);
+		if (kvstore_find(c->s, key, klen, &now, 0)) {
+			kvstore_unlock(c->s);
+			kvresp_int(c->o, 0);
+			return;
+		}
+	}
 	kvstore_expire_some(c->s, &now);
 	for (; made < pairs; made++) {
 		size_t klen, vlen;
@@ -378,7 +518,10 @@ void kvdb_cmd_mset(struct kvresp_cmd *c)
 	} else {
 		for (size_t i = 0; i < pairs; i++)
 			kvstore_link(c->s, items[i], 0);
-		kvresp_str(c->o, "+OK\r\n");
+		if (nx)
+			kvresp_int(c->o, 1);
+		else
+			kvresp_str(c->o, "+OK\r\n");
 	}
 	kvstore_unlock(c->s);
 }

@@ -22,6 +22,10 @@ void kvdb_init(const mh_host_api *api);
  * marks it used for LRU eviction.  And the wall clock in milliseconds. */
 kvstore_item *kvdb_find_first(struct kvresp_cmd *c, int64_t *now, int touch);
 int64_t kvdb_unix_ms(void);
+/* n bytes that live as long as the request (values copied aside). */
+void *kvdb_scratch(struct kvresp_cmd *c, size_t n);
+/* The reply to a write the memory cap refuses. */
+extern const char kvdb_err_oom[];
 
 /* Strings (kvdb.c). */
 void kvdb_cmd_get(struct kvresp_cmd *c); /* GET and GETDEL */
@@ -31,9 +35,12 @@ void kvdb_cmd_setnx(struct kvresp_cmd *c);
 void kvdb_cmd_getset(struct kvresp_cmd *c);
 void kvdb_cmd_strlen(struct kvresp_cmd *c);
 void kvdb_cmd_append(struct kvresp_cmd *c);
+void kvdb_cmd_setrange(struct kvresp_cmd *c);
+void kvdb_cmd_getrange(struct kvresp_cmd *c);
+void kvdb_cmd_getex(struct kvresp_cmd *c);
 void kvdb_cmd_incr(struct kvresp_cmd *c); /* INCR, DECR, INCRBY, DECRBY */
 void kvdb_cmd_mget(struct kvresp_cmd *c);
-void kvdb_cmd_mset(struct kvresp_cmd *c);
+void kvdb_cmd_mset(struct kvresp_cmd *c); /* MSET and MSETNX */
 
 /* Keys (kvkeys.c). */
 void kvkeys_cmd_count(struct kvresp_cmd *c);  /* DEL, UNLINK, EXISTS, TOUCH */
@@ -41,6 +48,8 @@ void kvkeys_cmd_expire(struct kvresp_cmd *c); /* EXPIRE, PEXPIRE, EXPIREAT, PEXP
 void kvkeys_cmd_ttl(struct kvresp_cmd *c);    /* TTL, PTTL, EXPIRETIME, PEXPIRETIME */
 void kvkeys_cmd_persist(struct kvresp_cmd *c);
 void kvkeys_cmd_type(struct kvresp_cmd *c);
+void kvkeys_cmd_rename(struct kvresp_cmd *c); /* RENAME, RENAMENX, COPY */
+void kvkeys_cmd_randomkey(struct kvresp_cmd *c);
 void kvkeys_cmd_keys(struct kvresp_cmd *c);
 void kvkeys_cmd_scan(struct kvresp_cmd *c);
 /* Whether key matches the glob pattern as KEYS and SCAN MATCH see it. */

@@ -1,8 +1,8 @@
 /* modules/kvkeys.c — the kv handler's commands on keys rather than values:
  * counting and removing them (DEL, UNLINK, EXISTS, TOUCH), their expiry
- * (EXPIRE and its forms, TTL and its forms, PERSIST), TYPE, and listing
- * them (KEYS, and SCAN with MATCH, COUNT and TYPE) with Redis's glob
- * patterns.  The string commands are modules/kvdb.c; the store, whose
+ * (EXPIRE and its forms, TTL and its forms, PERSIST), TYPE, renaming and
+ * copying them (RENAME, RENAMENX, COPY), and finding them (KEYS, SCAN with
+ * MATCH, COUNT and TYPE, with Redis's glob patterns; RANDOMKEY).  The string commands are modules/kvdb.c; the store, whose
  * kvstore_scan steps through the hash table, modules/kvstore.c.  See
  * doc/internals/resp-kv.md. */
 #define _GNU_SOURCE
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "kv.h"
 #include "kvdb.h"
@@ -151,6 +152,73 @@ void kvkeys_cmd_type(struct kvresp_cmd *c)
 	kvstore_item *it = kvdb_find_first(c, &now, 0);
 	kvstore_unlock(c->s);
 	kvresp_str(c->o, it ? "+string\r\n" : "+none\r\n");
+}
+
+/* RENAME and RENAMENX src dst, COPY src dst [REPLACE]: the value and its
+ * expiry under the new name (RENAME then drops the old).  The value is
+ * copied aside first: making room for the new item may evict the old. */
+void kvkeys_cmd_rename(struct kvresp_cmd *c)
+{
+	int copy = c->name[0] == 'C', nx = c->name_len == 8, replace = !copy && !nx;
+	for (size_t i = 2; i < c->argc; i++) {
+		if (!copy || !kvresp_arg_is(c, i, "REPLACE")) {
+			kvresp_error(c->o, kvresp_err_syntax);
+			return;
+		}
+		replace = 1;
+	}
+	int64_t now = 0;
+	size_t slen, dlen, vlen;
+	const char *src = kvresp_arg(c, 0, &slen);
+	const char *dst = kvresp_arg(c, 1, &dlen);
+	kvstore_item *it = kvdb_find_first(c, &now, 0);
+	if (!it) {
+		kvstore_unlock(c->s);
+		if (copy)
+			kvresp_int(c->o, 0);
+		else
+			kvresp_error(c->o, "ERR no such key");
+		return;
+	}
+	if (slen == dlen && memcmp(src, dst, slen) == 0) {
+		kvstore_unlock(c->s);
+		if (copy)
+			kvresp_error(c->o, "ERR source and destination objects are the same");
+		else if (nx)
+			kvresp_int(c->o, 0);
+		else
+			kvresp_str(c->o, "+OK\r\n");
+		return;
+	}
+	if (!replace && kvstore_find(c->s, dst, dlen, &now, 0)) {
+		kvstore_unlock(c->s);
+		kvresp_int(c->o, 0);
+		return;
+	}
+	const uint8_t *v = kvstore_value(it, &vlen);
+	int64_t expire_at = kvstore_expire(it);
+	uint8_t *aside = kvdb_scratch(c, vlen);
+	if (!aside) {
+		kvstore_unlock(c->s);
+		kvresp_error(c->o, "ERR out of memory");
+		return;
+	}
+	memcpy(aside, v, vlen);
+	kvstore_item *made = kvstore_alloc(c->s, dst, dlen, vlen, &now);
+	if (!made) {
+		kvstore_unlock(c->s);
+		kvresp_error(c->o, kvdb_err_oom);
+		return;
+	}
+	memcpy(kvstore_value_w(made), aside, vlen);
+	kvstore_link(c->s, made, expire_at);
+	if (!copy)
+		kvstore_delete(c->s, src, slen, &now);
+	kvstore_unlock(c->s);
+	if (copy || nx)
+		kvresp_int(c->o, 1);
+	else
+		kvresp_str(c->o, "+OK\r\n");
 }
 
 /* ---- glob patterns ------------------------------------------------------------------ */
@@ -295,6 +363,61 @@ void kvkeys_cmd_keys(struct kvresp_cmd *c)
 		cursor = kvstore_scan(c->s, cursor, &now, kvkeys_visit, &w);
 	} while (cursor);
 	kvstore_unlock(c->s);
+}
+
+/* RANDOMKEY's walk: the first key it meets, copied out. */
+struct kvkeys_pick {
+	struct kvresp_cmd *c;
+	uint8_t *key;
+	size_t klen;
+	int found, failed;
+};
+
+static void kvkeys_pick_visit(void *arg, const kvstore_item *it)
+{
+	struct kvkeys_pick *p = arg;
+	if (p->found || p->failed)
+		return;
+	const uint8_t *key = kvstore_key(it, &p->klen);
+	if (!(p->key = kvdb_scratch(p->c, p->klen))) {
+		p->failed = 1;
+		return;
+	}
+	memcpy(p->key, key, p->klen);
+	p->found = 1;
+}
+
+/* RANDOMKEY: a key from a bucket chosen at random (the first of the next
+ * non-empty one), or a null when the store is empty. */
+void kvkeys_cmd_randomkey(struct kvresp_cmd *c)
+{
+	struct kvkeys_pick p = {.c = c};
+	struct kvstore_stats st;
+	int64_t now = 0;
+	uint64_t r;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (uint64_t)kvstore_now(&now) * 0x9e3779b97f4a7c15ull;
+	kv_lock(c->inst);
+	kvstore_get_stats(c->s, &st);
+	/* Every bucket at most once: from r to the end of the cursor order,
+	 * then from 0 round to r (expired keys met on the way are removed). */
+	uint64_t cursor = r;
+	int wrapped = 0;
+	while (st.keys && !p.found && !p.failed) {
+		cursor = kvstore_scan(c->s, cursor, &now, kvkeys_pick_visit, &p);
+		if (cursor == 0) {
+			if (wrapped)
+				break;
+			wrapped = 1;
+		}
+	}
+	kvstore_unlock(c->s);
+	if (p.failed)
+		kvresp_error(c->o, "ERR out of memory");
+	else if (p.found)
+		kvresp_bulk(c->o, p.key, p.klen);
+	else
+		kvresp_null(c->o);
 }
 
 /* The cursor argument: an unsigned 64-bit decimal, as Redis gives out. */

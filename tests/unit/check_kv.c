@@ -144,6 +144,91 @@ START_TEST(kv_older_string_forms)
 }
 END_TEST
 
+START_TEST(kv_ranges_getex_msetnx)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-ranges", NULL);
+	KV_EXPECT(&e, "SET|s|Hello World", "+OK\r\n");
+	KV_EXPECT(&e, "GETRANGE|s|0|4", "$5\r\nHello\r\n");
+	KV_EXPECT(&e, "GETRANGE|s|-5|-1", "$5\r\nWorld\r\n");
+	KV_EXPECT(&e, "GETRANGE|s|-100|2", "$3\r\nHel\r\n");
+	KV_EXPECT(&e, "GETRANGE|s|6|1000", "$5\r\nWorld\r\n");
+	KV_EXPECT(&e, "GETRANGE|s|5|3", "$0\r\n\r\n");
+	KV_EXPECT(&e, "GETRANGE|s|-1|-5", "$0\r\n\r\n");
+	KV_EXPECT(&e, "GETRANGE|nope|0|-1", "$0\r\n\r\n");
+	KV_EXPECT(&e, "GETRANGE|s|x|1", "-ERR value is not an integer or out of range\r\n");
+	KV_EXPECT(&e, "SETRANGE|s|6|Redis", ":11\r\n");
+	KV_EXPECT(&e, "GET|s", "$11\r\nHello Redis\r\n");
+	/* Past the end: zero bytes fill the gap. */
+	KV_EXPECT(&e, "SETRANGE|z|3|ab", ":5\r\n");
+	ck_assert_msg(memcmp(kv_run(&e, "GET|z"), "$5\r\n\0\0\0ab\r\n", 11) == 0,
+	              "the gap is not zero bytes");
+	KV_EXPECT(&e, "GETRANGE|z|3|4", "$2\r\nab\r\n");
+	KV_EXPECT(&e, "SETRANGE|none|4|", ":0\r\n");
+	KV_EXPECT(&e, "EXISTS|none", ":0\r\n");
+	KV_EXPECT(&e, "SETRANGE|s|-1|x", "-ERR offset is out of range\r\n");
+	KV_EXPECT(&e, "SETRANGE|s|536870911|xy",
+	          "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+	/* GETEX sets, drops or ends the expiry. */
+	KV_EXPECT(&e, "GETEX|s|EX|100", "$11\r\nHello Redis\r\n");
+	KV_EXPECT(&e, "TTL|s", ":100\r\n");
+	KV_EXPECT(&e, "GETEX|s|PERSIST", "$11\r\nHello Redis\r\n");
+	KV_EXPECT(&e, "TTL|s", ":-1\r\n");
+	KV_EXPECT(&e, "GETEX|s", "$11\r\nHello Redis\r\n");
+	KV_EXPECT(&e, "GETEX|s|EX|0", "-ERR invalid expire time in 'getex' command\r\n");
+	KV_EXPECT(&e, "GETEX|s|EX|1|PX|5", "-ERR syntax error\r\n");
+	KV_EXPECT(&e, "GETEX|s|SOON", "-ERR syntax error\r\n");
+	KV_EXPECT(&e, "GETEX|s|PXAT|1", "$11\r\nHello Redis\r\n");
+	KV_EXPECT(&e, "EXISTS|s", ":0\r\n");
+	KV_EXPECT(&e, "GETEX|s", "$-1\r\n");
+	/* MSETNX sets all or none. */
+	KV_EXPECT(&e, "MSETNX|a|1|b|2", ":1\r\n");
+	KV_EXPECT(&e, "MSETNX|b|3|c|4", ":0\r\n");
+	KV_EXPECT(&e, "MGET|a|b|c", "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n");
+	modenv_close(&e);
+}
+END_TEST
+
+START_TEST(kv_rename_copy_randomkey)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-rename", NULL);
+	KV_EXPECT(&e, "RANDOMKEY", "$-1\r\n");
+	KV_EXPECT(&e, "SET|a|1|EX|100", "+OK\r\n");
+	KV_EXPECT(&e, "RENAME|a|b", "+OK\r\n");
+	KV_EXPECT(&e, "EXISTS|a", ":0\r\n");
+	KV_EXPECT(&e, "GET|b", "$1\r\n1\r\n");
+	KV_EXPECT(&e, "TTL|b", ":100\r\n");
+	KV_EXPECT(&e, "RENAME|a|b", "-ERR no such key\r\n");
+	KV_EXPECT(&e, "RENAME|b|b", "+OK\r\n");
+	KV_EXPECT(&e, "SET|c|3", "+OK\r\n");
+	KV_EXPECT(&e, "RENAMENX|b|c", ":0\r\n");
+	KV_EXPECT(&e, "RENAMENX|b|d", ":1\r\n");
+	KV_EXPECT(&e, "RENAME|d|c", "+OK\r\n");
+	KV_EXPECT(&e, "GET|c", "$1\r\n1\r\n");
+	KV_EXPECT(&e, "COPY|c|e", ":1\r\n");
+	KV_EXPECT(&e, "COPY|c|e", ":0\r\n");
+	KV_EXPECT(&e, "SET|c|9", "+OK\r\n");
+	KV_EXPECT(&e, "COPY|c|e|REPLACE", ":1\r\n");
+	KV_EXPECT(&e, "MGET|c|e", "*2\r\n$1\r\n9\r\n$1\r\n9\r\n");
+	KV_EXPECT(&e, "COPY|c|c", "-ERR source and destination objects are the same\r\n");
+	KV_EXPECT(&e, "COPY|nope|x", ":0\r\n");
+	KV_EXPECT(&e, "COPY|c|x|DB|1", "-ERR syntax error\r\n");
+	/* RANDOMKEY finds the one key, and over many calls both of two. */
+	KV_EXPECT(&e, "DEL|c", ":1\r\n");
+	KV_EXPECT(&e, "RANDOMKEY", "$1\r\ne\r\n");
+	KV_EXPECT(&e, "SET|f|x", "+OK\r\n");
+	int seen_e = 0, seen_f = 0;
+	for (int i = 0; i < 200 && !(seen_e && seen_f); i++) {
+		const char *r = kv_run(&e, "RANDOMKEY");
+		seen_e |= strcmp(r, "$1\r\ne\r\n") == 0;
+		seen_f |= strcmp(r, "$1\r\nf\r\n") == 0;
+	}
+	ck_assert_msg(seen_e && seen_f, "RANDOMKEY: e %d, f %d times", seen_e, seen_f);
+	modenv_close(&e);
+}
+END_TEST
+
 START_TEST(kv_key_commands)
 {
 	struct modenv e;
@@ -692,6 +777,8 @@ static Suite *kv_suite(void)
 	tcase_add_test(tc, kv_strings_and_counters);
 	tcase_add_test(tc, kv_older_string_forms);
 	tcase_add_test(tc, kv_key_commands);
+	tcase_add_test(tc, kv_ranges_getex_msetnx);
+	tcase_add_test(tc, kv_rename_copy_randomkey);
 	tcase_add_test(tc, kv_keys_glob_patterns);
 	tcase_add_test(tc, kv_scan_walks_every_key_once);
 	tcase_add_test(tc, kv_expiry_without_waiting);

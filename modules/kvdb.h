@@ -50,6 +50,7 @@ void kvkeys_cmd_persist(struct kvresp_cmd *c);
 void kvkeys_cmd_type(struct kvresp_cmd *c);
 void kvkeys_cmd_rename(struct kvresp_cmd *c); /* RENAME, RENAMENX, COPY */
 void kvkeys_cmd_randomkey(struct kvresp_cmd *c);
+void kvkeys_cmd_memory(struct kvresp_cmd *c); /* MEMORY USAGE */
 void kvkeys_cmd_keys(struct kvresp_cmd *c);
 void kvkeys_cmd_scan(struct kvresp_cmd *c);
 /* Whether key matches the glob pattern as KEYS and SCAN MATCH see it. */

@@ -221,6 +221,34 @@ void kvkeys_cmd_rename(struct kvresp_cmd *c)
 		kvresp_str(c->o, "+OK\r\n");
 }
 
+/* MEMORY USAGE key [SAMPLES n]: the bytes the key's slot takes in the
+ * store (key, value and header, rounded up to its size class), or a null;
+ * what redis-cli --memkeys asks. */
+void kvkeys_cmd_memory(struct kvresp_cmd *c)
+{
+	if (!kvresp_arg_is(c, 0, "USAGE")) {
+		kvresp_unknown_subcommand(c);
+		return;
+	}
+	int64_t samples;
+	if (c->argc != 2 && !(c->argc == 4 && kvresp_arg_is(c, 2, "SAMPLES") &&
+	                      kvresp_arg_ll(c, 3, &samples) == 0 && samples >= 0)) {
+		kvresp_error(c->o, kvresp_err_syntax);
+		return;
+	}
+	int64_t now = 0;
+	size_t klen;
+	const char *key = kvresp_arg(c, 1, &klen);
+	kv_lock(c->inst);
+	kvstore_item *it = kvstore_find(c->s, key, klen, &now, 0);
+	uint64_t bytes = it ? kvstore_item_bytes(c->s, it) : 0;
+	kvstore_unlock(c->s);
+	if (it)
+		kvresp_int(c->o, (int64_t)bytes);
+	else
+		kvresp_null(c->o);
+}
+
 /* ---- glob patterns ------------------------------------------------------------------ */
 
 /* Whether byte ch matches the class at p[*pi] (just after its '['); moves

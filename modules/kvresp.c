@@ -205,6 +205,17 @@ void kvresp_wrong_args(struct kvresp_cmd *c)
 	kvresp_error(c->o, text);
 }
 
+void kvresp_unknown_subcommand(struct kvresp_cmd *c)
+{
+	size_t len;
+	const char *sub = kvresp_arg(c, 0, &len);
+	kvresp_str(c->o, "-ERR unknown subcommand '");
+	kvresp_quoted(c->o, sub, len, 64);
+	kvresp_str(c->o, "'. Try ");
+	kvresp_raw(c->o, c->name, c->name_len);
+	kvresp_str(c->o, " HELP.\r\n");
+}
+
 void kvresp_bad_expire(struct kvresp_cmd *c)
 {
 	char name[64], text[128];
@@ -396,11 +407,7 @@ static void kvresp_cmd_client(struct kvresp_cmd *c)
 	} else if (kvresp_arg_is(c, 0, "ID")) {
 		kvresp_int(c->o, (int64_t)(host->conn_id(host->msg_conn(c->req)) & INT64_MAX));
 	} else {
-		size_t len;
-		const char *sub = kvresp_arg(c, 0, &len);
-		kvresp_str(c->o, "-ERR unknown subcommand '");
-		kvresp_quoted(c->o, sub, len, 64);
-		kvresp_str(c->o, "'. Try CLIENT HELP.\r\n");
+		kvresp_unknown_subcommand(c);
 	}
 }
 
@@ -444,6 +451,7 @@ static const struct kvresp_command kvresp_commands[] = {
     {"RENAMENX", 8, 3, kvkeys_cmd_rename},
     {"COPY", 4, -3, kvkeys_cmd_rename},
     {"RANDOMKEY", 9, 1, kvkeys_cmd_randomkey},
+    {"MEMORY", 6, -2, kvkeys_cmd_memory},
     {"UNLINK", 6, -2, kvkeys_cmd_count},
     {"TOUCH", 5, -2, kvkeys_cmd_count},
     {"EXPIRE", 6, -3, kvkeys_cmd_expire},
@@ -507,11 +515,7 @@ static void kvresp_cmd_command(struct kvresp_cmd *c)
 			kvresp_null(c->o);
 		return;
 	}
-	size_t len;
-	const char *sub = kvresp_arg(c, 0, &len);
-	kvresp_str(c->o, "-ERR unknown subcommand '");
-	kvresp_quoted(c->o, sub, len, 64);
-	kvresp_str(c->o, "'. Try COMMAND HELP.\r\n");
+	kvresp_unknown_subcommand(c);
 }
 
 static const struct kvresp_command *kvresp_lookup(const char *name, size_t len)

@@ -63,6 +63,8 @@ int kvresp_value_ll(const uint8_t *v, size_t len, int64_t *out);
 /* The reply "ERR wrong number of arguments for '<command>' command". */
 void kvresp_wrong_args(struct kvresp_cmd *c);
 
+/* The reply "ERR unknown subcommand '<argument 0>'. Try <COMMAND> HELP." */
+void kvresp_unknown_subcommand(struct kvresp_cmd *c);
 /* The reply "ERR invalid expire time in '<command>' command". */
 void kvresp_bad_expire(struct kvresp_cmd *c);
 

@@ -715,6 +715,11 @@ int kvstore_delete(struct kvstore *s, const void *key, size_t klen, int64_t *now
 	return 1;
 }
 
+uint64_t kvstore_item_bytes(const struct kvstore *s, const kvstore_item *it)
+{
+	return s->classes[it->cls].size;
+}
+
 const uint8_t *kvstore_key(const kvstore_item *it, size_t *klen)
 {
 	*klen = it->klen;

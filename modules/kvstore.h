@@ -80,6 +80,8 @@ int kvstore_link(struct kvstore *s, kvstore_item *it, int64_t expire_at);
 void kvstore_discard(struct kvstore *s, kvstore_item *it);
 /* Remove key; returns 1 if it existed (and had not expired), else 0. */
 int kvstore_delete(struct kvstore *s, const void *key, size_t klen, int64_t *now);
+/* Bytes of the store an item takes (its slot). */
+uint64_t kvstore_item_bytes(const struct kvstore *s, const kvstore_item *it);
 /* The key of an item. */
 const uint8_t *kvstore_key(const kvstore_item *it, size_t *klen);
 /* One step of a scan over every key, as Redis's SCAN: calls fn(arg, it)

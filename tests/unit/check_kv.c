@@ -225,6 +225,20 @@ START_TEST(kv_rename_copy_randomkey)
 		seen_f |= strcmp(r, "$1\r\nf\r\n") == 0;
 	}
 	ck_assert_msg(seen_e && seen_f, "RANDOMKEY: e %d, f %d times", seen_e, seen_f);
+	/* MEMORY USAGE: the slot's bytes, larger for a larger value. */
+	long small = 0, big = 0;
+	ck_assert_int_eq(sscanf(kv_run(&e, "MEMORY|USAGE|e"), ":%ld", &small), 1);
+	char cmd[1100] = "SET|big|";
+	memset(cmd + 8, 'v', 1000);
+	cmd[1008] = '\0';
+	KV_EXPECT(&e, cmd, "+OK\r\n");
+	ck_assert_int_eq(sscanf(kv_run(&e, "MEMORY|USAGE|big|SAMPLES|0"), ":%ld", &big), 1);
+	ck_assert_msg(small >= 64 && big > 1000 && big > small, "MEMORY USAGE %ld, %ld", small,
+	              big);
+	KV_EXPECT(&e, "MEMORY|USAGE|nope", "$-1\r\n");
+	KV_EXPECT(&e, "MEMORY|USAGE|e|SAMPLES", "-ERR syntax error\r\n");
+	KV_EXPECT(&e, "MEMORY|DOCTOR", "-ERR unknown subcommand 'DOCTOR'. Try MEMORY HELP.\r\n");
+	KV_EXPECT(&e, "CLIENT|KILL", "-ERR unknown subcommand 'KILL'. Try CLIENT HELP.\r\n");
 	modenv_close(&e);
 }
 END_TEST

@@ -19,7 +19,7 @@ extern "C" {
 /* ABI version: major = anything removed, reordered, re-typed or changed in
  * meaning; minor = things appended.  Separate from the product version. */
 #define MH_ABI_MAJOR 1
-#define MH_ABI_MINOR 3
+#define MH_ABI_MINOR 4
 
 /* "MHMD" in ASCII: the first word of every descriptor. */
 #define MH_MODULE_MAGIC 0x4d484d44u
@@ -266,6 +266,26 @@ enum mh_host_state {
 	MH_HOST_READY = 2,
 	MH_HOST_DRAINING = 3, /* stopping, or this worker's generation is retiring */
 };
+
+/* ---- ABI 1.4 ---------------------------------------------------------- */
+
+/* A listener's traffic, from the host's own counters (listener_stats):
+ * totals since the master started, summed over every worker of every
+ * generation (a reload keeps them).  The caller sets struct_size to
+ * sizeof(mh_listener_stats) as it knows it; the host fills the members
+ * that fit and leaves the rest alone.  Members are appended in minors. */
+typedef struct mh_listener_stats {
+	uint32_t struct_size;
+	uint64_t connections_accepted;
+	uint64_t connections_active;   /* open now */
+	uint64_t connections_closed;
+	uint64_t connections_rejected; /* refused at max_connections */
+	uint64_t messages_in;          /* requests decoded */
+	uint64_t messages_out;         /* replies encoded */
+	uint64_t bytes_in;             /* read from connections, after TLS */
+	uint64_t bytes_out;            /* written or queued */
+	uint64_t errors;               /* protocol errors and error replies */
+} mh_listener_stats;
 
 typedef struct mh_host_api mh_host_api;
 

@@ -179,6 +179,13 @@ struct mh_host_api {
 	 * after the previous reply instead), the connection is closing, or out
 	 * of memory. */
 	int (*conn_send_interim)(mh_conn *c, const void *data, size_t len);
+
+	/* ---- ABI 1.4 ---------------------------------------------------- */
+
+	/* The traffic of the listener named listener, or of every listener
+	 * (NULL), into *st (set st->struct_size first).  Returns 0, or -1 when
+	 * no listener of that name has served since the master started. */
+	int (*listener_stats)(const char *listener, mh_listener_stats *st);
 };
 
 /* Non-zero when the host table provides fn (it is long enough and set). */

@@ -447,4 +447,5 @@ const mh_host_api hostapi_table = {
 	.host_state = status_host_state,
 	.status_render = api_status_render,
 	.conn_send_interim = api_conn_send_interim,
+	.listener_stats = metrics_listener_stats,
 };

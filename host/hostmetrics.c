@@ -8,6 +8,7 @@
  * metrics-int.h: no lookup, no lock.  See doc/internals/metrics.md. */
 #include "build-config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,46 @@ void metrics_host_limit(const char *listener, const char *limit)
 {
 	if (metrics_mapped())
 		metrics_add(host.limits, (const char *const[]){listener, limit}, 1);
+}
+
+/* Where each member of mh_listener_stats comes from: a family of the
+ * host's, and for the two-label ones the second label's value (NULL: all). */
+static const struct stats_member {
+	size_t offset;
+	mh_metric **family;
+	const char *kind;
+} stats_members[] = {
+    {offsetof(mh_listener_stats, connections_accepted), &host.accepted, NULL},
+    {offsetof(mh_listener_stats, connections_active), &host.active, NULL},
+    {offsetof(mh_listener_stats, connections_closed), &host.closed, NULL},
+    {offsetof(mh_listener_stats, connections_rejected), &host.limits, "max_connections"},
+    {offsetof(mh_listener_stats, messages_in), &host.msgs_in, NULL},
+    {offsetof(mh_listener_stats, messages_out), &host.msgs_out, NULL},
+    {offsetof(mh_listener_stats, bytes_in), &host.bytes_in, NULL},
+    {offsetof(mh_listener_stats, bytes_out), &host.bytes_out, NULL},
+    {offsetof(mh_listener_stats, errors), &host.errors, NULL},
+};
+
+int metrics_listener_stats(const char *listener, mh_listener_stats *st)
+{
+	double v;
+	/* Every listener that served has its accepted series: the worker
+	 * makes it as it sets the listener up. */
+	if (!st || !metrics_mapped() ||
+	    (listener &&
+	     metrics_family_total(host.accepted, (const char *const[]){listener}, &v) < 0))
+		return -1;
+	for (size_t i = 0; i < sizeof(stats_members) / sizeof(stats_members[0]); i++) {
+		const struct stats_member *m = &stats_members[i];
+		if (st->struct_size < m->offset + sizeof(uint64_t))
+			continue; /* the caller's struct ends before it */
+		const char *const match[] = {listener, m->kind};
+		uint64_t n = 0;
+		if (metrics_family_total(*m->family, match, &v) == 0 && v > 0)
+			n = (uint64_t)v;
+		memcpy((char *)st + m->offset, &n, sizeof(n));
+	}
+	return 0;
 }
 
 void metrics_host_worker_restart(void)

@@ -88,6 +88,11 @@ mh_metric *metrics_register_family(const char *who, int type, const char *name, 
  * use; METRICS_NONE when it cannot be made (counted as dropped). */
 uint32_t metrics_series_cell(struct mh_metric *f, const char *const *label_values);
 
+/* The total over every row of the series of f (a counter or gauge) whose
+ * label values match match (n_labels entries, NULL = any value; match NULL
+ * = every series).  Returns -1 when none matched, else 0 with *total. */
+int metrics_family_total(const struct mh_metric *f, const char *const *match, double *total);
+
 /* ---- hostmetrics.c, for metrics.c ------------------------------------------ */
 
 /* Register the host's own families, once, right after the area is mapped.

@@ -548,6 +548,35 @@ static double cell_sum(uint32_t cell)
 	return v;
 }
 
+/* The total over every row of the series of f whose label values match
+ * match (n_labels entries, NULL = any value; match NULL = every series).
+ * Returns -1 when no series matched, else 0 with the total in *total. */
+int metrics_family_total(const struct mh_metric *f, const char *const *match, double *total)
+{
+	char want[METRICS_MAX_LABELS][METRICS_VALUE_MAX];
+	int found = 0;
+	*total = 0;
+	if (!metrics_ready() || !f || f->type == MH_METRIC_HISTOGRAM)
+		return -1;
+	for (uint32_t i = 0; match && i < f->n_labels; i++)
+		if (match[i])
+			value_normalize(match[i], want[i]);
+	metrics_lock();
+	for (uint32_t s = f->first; s; s = area->series[s - 1].next) {
+		const struct metrics_series *series = &area->series[s - 1];
+		const char *v = area->pool + series->values;
+		int matches = 1;
+		for (uint32_t i = 0; i < f->n_labels && matches; i++, v += strlen(v) + 1)
+			matches = !match || !match[i] || strcmp(v, want[i]) == 0;
+		if (matches) {
+			*total += cell_sum(series->cell);
+			found = 1;
+		}
+	}
+	metrics_unlock();
+	return found ? 0 : -1;
+}
+
 static int render_series(struct mh_buf *out, const struct mh_metric *f,
                          const struct metrics_series *s)
 {

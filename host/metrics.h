@@ -60,6 +60,10 @@ void metrics_host_event(struct mh_conn *c, int type, struct mh_msg *msg, const c
 /* A limit was hit outside a connection's events (max_connections,
  * max_inflight). */
 void metrics_host_limit(const char *listener, const char *limit);
+/* The host table's listener_stats: listener's totals (NULL: every
+ * listener's) into st, as far as st->struct_size allows.  Returns 0, or
+ * -1 when no listener of that name has served. */
+int metrics_listener_stats(const char *listener, mh_listener_stats *st);
 /* In the master: a worker is being restarted after dying. */
 void metrics_host_worker_restart(void);
 /* us more microseconds of a worker polling (busy_poll), not sleeping. */

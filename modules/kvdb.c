@@ -607,22 +607,42 @@ void kvdb_cmd_config(struct kvresp_cmd *c)
 	}
 }
 
+/* The traffic of the listener the command came on, from the host's
+ * counters; zeros on a host without listener_stats (ABI < 1.4). */
+static void kvdb_listener_stats(const struct kvresp_cmd *c, mh_listener_stats *ls)
+{
+	memset(ls, 0, sizeof(*ls));
+	ls->struct_size = sizeof(*ls);
+	if (MH_HOST_HAS(host, listener_stats))
+		host->listener_stats(host->conn_listener(host->msg_conn(c->req)), ls);
+}
+
+/* INFO [section ...]: the sections of Redis that mean something here.  The
+ * client and traffic counts are the listener's the command came on,
+ * summed over every worker. */
 void kvdb_cmd_info(struct kvresp_cmd *c)
 {
 	int all = c->argc == 0 || kvresp_arg_is(c, 0, "all") || kvresp_arg_is(c, 0, "default") ||
 	          kvresp_arg_is(c, 0, "everything");
-	int server = all, memory = all, stats = all, keyspace = all;
+	int server = all, clients = all, memory = all, persistence = all, stats = all;
+	int replication = all, keyspace = all;
 	for (size_t i = 0; i < c->argc; i++) {
 		server |= kvresp_arg_is(c, i, "server");
+		clients |= kvresp_arg_is(c, i, "clients");
 		memory |= kvresp_arg_is(c, i, "memory");
+		persistence |= kvresp_arg_is(c, i, "persistence");
 		stats |= kvresp_arg_is(c, i, "stats");
+		replication |= kvresp_arg_is(c, i, "replication");
 		keyspace |= kvresp_arg_is(c, i, "keyspace");
 	}
 	struct kvstore_stats st;
 	kv_lock(c->inst);
 	kvstore_get_stats(c->s, &st);
 	kvstore_unlock(c->s);
-	char text[2048];
+	mh_listener_stats ls;
+	if (clients || stats)
+		kvdb_listener_stats(c, &ls);
+	char text[4096];
 	size_t n = 0;
 	int64_t up = (int64_t)time(NULL) - st.created_unix;
 	if (server)
@@ -634,6 +654,11 @@ void kvdb_cmd_info(struct kvresp_cmd *c)
 		    "uptime_in_days:%lld\r\n\r\n",
 		    (int)(sizeof(void *) * 8), (int)getpid(), host->worker_id(), (long long)up,
 		    (long long)(up / 86400));
+	if (clients && n < sizeof(text))
+		n += (size_t)snprintf(
+		    text + n, sizeof(text) - n,
+		    "# Clients\r\nconnected_clients:%llu\r\nblocked_clients:0\r\n\r\n",
+		    (unsigned long long)ls.connections_active);
 	if (memory && n < sizeof(text))
 		n +=
 		    (size_t)snprintf(text + n, sizeof(text) - n,
@@ -642,14 +667,27 @@ void kvdb_cmd_info(struct kvresp_cmd *c)
 		                     (unsigned long long)st.used, (unsigned long long)st.max_memory,
 		                     st.policy == KVSTORE_LRU ? "allkeys-lru" : "noeviction",
 		                     (unsigned long long)st.buckets);
-	if (stats && n < sizeof(text))
+	if (persistence && n < sizeof(text))
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
-		                      "# Stats\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
-		                      "expired_keys:%llu\r\nevicted_keys:%llu\r\n"
-		                      "rejected_writes_oom:%llu\r\n\r\n",
-		                      (unsigned long long)st.hits, (unsigned long long)st.misses,
-		                      (unsigned long long)st.expired,
-		                      (unsigned long long)st.evicted, (unsigned long long)st.oom);
+		                      "# Persistence\r\nloading:0\r\nrdb_bgsave_in_progress:0\r\n"
+		                      "aof_enabled:0\r\n\r\n");
+	if (stats && n < sizeof(text))
+		n += (size_t)snprintf(
+		    text + n, sizeof(text) - n,
+		    "# Stats\r\ntotal_connections_received:%llu\r\n"
+		    "total_commands_processed:%llu\r\ntotal_net_input_bytes:%llu\r\n"
+		    "total_net_output_bytes:%llu\r\nrejected_connections:%llu\r\n"
+		    "total_error_replies:%llu\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
+		    "expired_keys:%llu\r\nevicted_keys:%llu\r\nrejected_writes_oom:%llu\r\n\r\n",
+		    (unsigned long long)ls.connections_accepted, (unsigned long long)ls.messages_in,
+		    (unsigned long long)ls.bytes_in, (unsigned long long)ls.bytes_out,
+		    (unsigned long long)ls.connections_rejected, (unsigned long long)ls.errors,
+		    (unsigned long long)st.hits, (unsigned long long)st.misses,
+		    (unsigned long long)st.expired, (unsigned long long)st.evicted,
+		    (unsigned long long)st.oom);
+	if (replication && n < sizeof(text))
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		                      "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
 	if (keyspace && n < sizeof(text)) {
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "# Keyspace\r\n");
 		if (st.keys && n < sizeof(text))

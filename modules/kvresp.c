@@ -40,6 +40,7 @@ static void kvresp_flush(struct kvresp_out *o)
 void kvresp_reset(struct kvresp_out *o)
 {
 	o->n = 0;
+	o->error_status = 0;
 	host->buf_drain(o->body, host->buf_length(o->body));
 }
 
@@ -117,8 +118,18 @@ void kvresp_map(struct kvresp_out *o, int64_t n)
 }
 
 /* "-<text>\r\n"; text must be one line (callers sanitise what they quote). */
+/* Note that the reply is an error, so that the host counts it and
+ * observers see it: a full store is "unavailable", anything else the
+ * client's mistake. */
+static void kvresp_mark_error(struct kvresp_out *o, const char *text)
+{
+	o->error_status =
+	    strncmp(text, "OOM ", 4) == 0 ? MH_STATUS_UNAVAILABLE : MH_STATUS_BAD_REQUEST;
+}
+
 void kvresp_error(struct kvresp_out *o, const char *text)
 {
+	kvresp_mark_error(o, text);
 	kvresp_raw(o, "-", 1);
 	kvresp_str(o, text);
 	kvresp_raw(o, "\r\n", 2);
@@ -209,6 +220,7 @@ void kvresp_unknown_subcommand(struct kvresp_cmd *c)
 {
 	size_t len;
 	const char *sub = kvresp_arg(c, 0, &len);
+	kvresp_mark_error(c->o, "ERR");
 	kvresp_str(c->o, "-ERR unknown subcommand '");
 	kvresp_quoted(c->o, sub, len, 64);
 	kvresp_str(c->o, "'. Try ");
@@ -227,6 +239,7 @@ void kvresp_bad_expire(struct kvresp_cmd *c)
 static void kvresp_unknown_command(struct kvresp_cmd *c)
 {
 	struct kvresp_out *o = c->o;
+	kvresp_mark_error(o, "ERR");
 	kvresp_str(o, "-ERR unknown command '");
 	kvresp_quoted(o, c->name ? c->name : "", c->name_len, 128);
 	kvresp_str(o, "', with args beginning with: ");
@@ -535,6 +548,7 @@ int kvresp_handle(struct kv_instance *inst, mh_msg *req, mh_msg *reply)
 	o.body = host->msg_body(reply);
 	o.proto = kvresp_request_proto(req);
 	o.failed = 0;
+	o.error_status = 0;
 	o.n = 0;
 	if (!o.body) {
 		host->msg_set_status(reply, MH_STATUS_INTERNAL);
@@ -563,6 +577,8 @@ int kvresp_handle(struct kv_instance *inst, mh_msg *req, mh_msg *reply)
 		host->msg_set_status(reply, MH_STATUS_INTERNAL);
 		return MH_HANDLE_ERROR;
 	}
+	if (o.error_status)
+		host->msg_set_status(reply, o.error_status);
 	host->msg_set_form(reply, MH_REPLY_RAW);
 	return c.close ? MH_HANDLE_CLOSE : MH_HANDLE_DONE;
 }

@@ -19,6 +19,7 @@ struct kvresp_out {
 	mh_buf *body;
 	int proto; /* 2 or 3 */
 	int failed;
+	int error_status; /* an error reply was written: its mh_status, else 0 */
 	size_t n;
 	char buf[4096];
 };

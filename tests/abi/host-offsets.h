@@ -214,3 +214,14 @@ _Static_assert(MH_EVENT_TLS_HANDSHAKE == 7, "MH_EVENT_TLS_HANDSHAKE changed valu
 _Static_assert(MH_EVENT_WORKER == 8, "MH_EVENT_WORKER changed value");
 _Static_assert(offsetof(struct mh_host_api, conn_send_interim) == 520 && sizeof(((struct mh_host_api *)0)->conn_send_interim) == 8, "mh_host_api.conn_send_interim moved or changed size");
 _Static_assert(MH_FIELD_CLOSING == 9, "MH_FIELD_CLOSING changed value");
+_Static_assert(offsetof(struct mh_listener_stats, struct_size) == 0 && sizeof(((struct mh_listener_stats *)0)->struct_size) == 4, "mh_listener_stats.struct_size moved or changed size");
+_Static_assert(offsetof(struct mh_listener_stats, connections_accepted) == 8 && sizeof(((struct mh_listener_stats *)0)->connections_accepted) == 8, "mh_listener_stats.connections_accepted moved or changed size");
+_Static_assert(offsetof(struct mh_listener_stats, connections_active) == 16 && sizeof(((struct mh_listener_stats *)0)->connections_active) == 8, "mh_listener_stats.connections_active moved or changed size");
+_Static_assert(offsetof(struct mh_listener_stats, connections_closed) == 24 && sizeof(((struct mh_listener_stats *)0)->connections_closed) == 8, "mh_listener_stats.connections_closed moved or changed size");
+_Static_assert(offsetof(struct mh_listener_stats, connections_rejected) == 32 && sizeof(((struct mh_listener_stats *)0)->connections_rejected) == 8, "mh_listener_stats.connections_rejected moved or changed size");
+_Static_assert(offsetof(struct mh_listener_stats, messages_in) == 40 && sizeof(((struct mh_listener_stats *)0)->messages_in) == 8, "mh_listener_stats.messages_in moved or changed size");
+_Static_assert(offsetof(struct mh_listener_stats, messages_out) == 48 && sizeof(((struct mh_listener_stats *)0)->messages_out) == 8, "mh_listener_stats.messages_out moved or changed size");
+_Static_assert(offsetof(struct mh_listener_stats, bytes_in) == 56 && sizeof(((struct mh_listener_stats *)0)->bytes_in) == 8, "mh_listener_stats.bytes_in moved or changed size");
+_Static_assert(offsetof(struct mh_listener_stats, bytes_out) == 64 && sizeof(((struct mh_listener_stats *)0)->bytes_out) == 8, "mh_listener_stats.bytes_out moved or changed size");
+_Static_assert(offsetof(struct mh_listener_stats, errors) == 72 && sizeof(((struct mh_listener_stats *)0)->errors) == 8, "mh_listener_stats.errors moved or changed size");
+_Static_assert(offsetof(struct mh_host_api, listener_stats) == 528 && sizeof(((struct mh_host_api *)0)->listener_stats) == 8, "mh_host_api.listener_stats moved or changed size");

@@ -384,31 +384,44 @@ END_TEST
 
 /* ---- workers share the store --------------------------------------------------- */
 
-START_TEST(test_data_written_through_one_worker_is_read_through_another)
+/* Two workers.  The test handler logs which worker takes each connection,
+ * and a BLOCK command routed to it blocks the worker it runs on: while
+ * worker A is blocked, a new connection can only be accepted and served by
+ * worker B. */
+static struct harness_daemon *start_two_workers_with_block(int *port)
 {
-	/* Two workers.  The test handler logs which worker takes each
-	 * connection, and a BLOCK command routed to it blocks the worker it
-	 * runs on: while worker A is blocked, a new connection can only be
-	 * accepted and served by worker B. */
 	struct harness_daemon *d = harness_start_ready(
 	    CONF_HEAD("2") "[module testhandler]\nfile = %s\nlog_connections = yes\n"
 	                   "[route block]\nmatch_command = BLOCK\nhandler = testhandler\n" CONF_KV(
 	                       "args_body = yes\n", "") "routes = block\n",
 	    harness_test_module("testhandler"));
-	int port = harness_port(d, "kv");
+	*port = harness_port(d, "kv");
 	pid_t workers[2];
 	harness_wait_workers(d, 2, workers);
+	return d;
+}
 
-	int a = harness_connect_ok(port);
-	roundtrip(a, "SET written-by a-side\r\n", "+OK\r\n");
-	pid_t owner_a = harness_connection_owner(d, a);
-
+/* Send BLOCK on fd, which blocks the worker serving it for 3 s (then it
+ * answers "unblocked"), and wait until it blocks; returns that worker. */
+static pid_t block_worker_of(struct harness_daemon *d, int fd)
+{
+	pid_t owner = harness_connection_owner(d, fd);
 	size_t from = harness_log_size(d);
-	send_str(a, "BLOCK block:3000:unblocked\r\n");
+	send_str(fd, "BLOCK block:3000:unblocked\r\n");
 	char re[128];
 	snprintf(re, sizeof(re), "worker\\.[0-9]+\\[%d\\]: module testhandler: blocking 3000ms",
-	         (int)owner_a);
+	         (int)owner);
 	harness_wait_log(d, from, re);
+	return owner;
+}
+
+START_TEST(test_data_written_through_one_worker_is_read_through_another)
+{
+	int port;
+	struct harness_daemon *d = start_two_workers_with_block(&port);
+	int a = harness_connect_ok(port);
+	roundtrip(a, "SET written-by a-side\r\n", "+OK\r\n");
+	pid_t owner_a = block_worker_of(d, a);
 
 	int b = harness_connect_ok(port);
 	roundtrip(b, "GET written-by\r\n", "$6\r\na-side\r\n");
@@ -423,6 +436,88 @@ START_TEST(test_data_written_through_one_worker_is_read_through_another)
 	roundtrip(b, "INCR shared\r\n", ":2\r\n");
 	close(a);
 	close(b);
+}
+END_TEST
+
+/* INFO section's integer field name, asked on fd: reads the whole bulk
+ * reply and returns the value (failing the test when it is missing). */
+static long long info_field(int fd, const char *section, const char *name)
+{
+	char req[64], head[32];
+	snprintf(req, sizeof(req), "INFO %s\r\n", section);
+	send_str(fd, req);
+	int r = harness_recv_line(fd, head, sizeof(head), IO_MS);
+	harness_assert(r == HARNESS_OK && head[0] == '$', "INFO %s: %s '%s'", section,
+	               harness_io_name(r), head);
+	size_t len = strtoul(head + 1, NULL, 10);
+	char *text = calloc(1, len + 3);
+	harness_assert(text != NULL, "out of memory");
+	r = harness_recv_exact(fd, text, len + 2, IO_MS);
+	harness_assert(r == HARNESS_OK, "INFO %s body: %s", section, harness_io_name(r));
+	text[len] = '\0';
+	char key[64];
+	snprintf(key, sizeof(key), "\r\n%s:", name);
+	const char *at = strstr(text, key);
+	harness_assert(at != NULL, "INFO %s has no %s:\n%s", section, name, text);
+	long long v = strtoll(at + strlen(key), NULL, 10);
+	free(text);
+	return v;
+}
+
+/* INFO clients and stats count the listener's connections and commands on
+ * every worker: what redis-cli --stat shows. */
+START_TEST(test_info_counts_clients_and_commands_of_every_worker)
+{
+	int port;
+	struct harness_daemon *d = start_two_workers_with_block(&port);
+	int a = harness_connect_ok(port);
+	long long commands = info_field(a, "stats", "total_commands_processed");
+	harness_assert(commands == 1, "a fresh server counted %lld commands", commands);
+	harness_assert(info_field(a, "stats", "total_connections_received") == 1,
+	               "one connection so far");
+	commands += 1;
+	roundtrip(a, "PING\r\nPING\r\nPING\r\n", "+PONG\r\n+PONG\r\n+PONG\r\n");
+	commands += 3;
+
+	/* Block a's worker: b is then served by the other one, and asks. */
+	pid_t owner_a = block_worker_of(d, a);
+	commands += 1;
+	int b = harness_connect_ok(port);
+	roundtrip(b, "PING\r\nPING\r\n", "+PONG\r\n+PONG\r\n");
+	commands += 2;
+	harness_assert(harness_connection_owner(d, b) != owner_a, "both on worker %d",
+	               (int)owner_a);
+	long long clients = info_field(b, "clients", "connected_clients");
+	commands += 1;
+	harness_assert(clients == 2, "connected_clients %lld, expected 2", clients);
+	long long seen = info_field(b, "stats", "total_commands_processed");
+	commands += 1;
+	harness_assert(seen == commands, "total_commands_processed %lld, expected %lld", seen,
+	               commands);
+	long long conns = info_field(b, "stats", "total_connections_received");
+	commands += 1;
+	harness_assert(conns == 2, "total_connections_received %lld, expected 2", conns);
+	harness_assert(info_field(b, "stats", "total_net_input_bytes") > 0, "no bytes in");
+	commands += 1;
+	/* Unknown commands are error replies. */
+	roundtrip(b, "NOSUCH\r\n", "-ERR unknown command 'NOSUCH', with args beginning with: \r\n");
+	harness_assert(info_field(b, "stats", "total_error_replies") == 1, "one error reply");
+
+	/* A closed connection is no longer a client. */
+	expect_reply(a, "$9\r\nunblocked\r\n");
+	int a_port = harness_local_port(a);
+	size_t from = harness_log_size(d);
+	close(a);
+	char re[128];
+	snprintf(re, sizeof(re), "testhandler: connection closed from 127\\.0\\.0\\.1:%d", a_port);
+	harness_wait_log(d, from, re);
+	int c = harness_connect_ok(port);
+	clients = info_field(c, "clients", "connected_clients");
+	harness_assert(clients == 2, "connected_clients %lld after a closed, expected 2", clients);
+	harness_assert(info_field(c, "stats", "total_connections_received") == 3,
+	               "three connections");
+	close(b);
+	close(c);
 }
 END_TEST
 
@@ -635,6 +730,7 @@ static Suite *resp_suite(void)
 	tcase_add_test(tc, test_limits_answer_and_close);
 	tcase_add_test(tc, test_redis_benchmark_without_errors);
 	tcase_add_test(tc, test_data_written_through_one_worker_is_read_through_another);
+	tcase_add_test(tc, test_info_counts_clients_and_commands_of_every_worker);
 	tcase_add_test(tc, test_memory_cap_oom_and_lru_eviction);
 	tcase_add_test(tc, test_reload_keeps_the_data);
 	tcase_add_test(tc, test_echo_over_resp_and_unmatched_route);

@@ -15,7 +15,8 @@
  *   anything else       echo
  * It logs "sleeping MSms" / "blocking MSms" when such a request arrives,
  * "cancelled a pending reply" when the host cancels one, and, with
- * log_connections = yes, "connection open from PEER" as an observer, so
+ * log_connections = yes, "connection open from PEER" and "connection
+ * closed from PEER" as an observer, so
  * that tests can wait for these events in the log instead of sleeping (the
  * log line also names the worker that holds the connection). */
 #include <errno.h>
@@ -77,8 +78,12 @@ static int testhandler_load(mh_module *m, const mh_host_api *api)
 
 static void testhandler_event(mh_module *m, const mh_event *ev)
 {
-	if (ev->type == MH_EVENT_CONN_OPEN && ev->conn && host->module_data(m))
+	if (!ev->conn || !host->module_data(m))
+		return;
+	if (ev->type == MH_EVENT_CONN_OPEN)
 		host->log(m, MH_LOG_INFO, "connection open from %s", host->conn_peer(ev->conn));
+	else if (ev->type == MH_EVENT_CONN_CLOSE)
+		host->log(m, MH_LOG_INFO, "connection closed from %s", host->conn_peer(ev->conn));
 }
 
 static void testhandler_unlink(struct pending *p)

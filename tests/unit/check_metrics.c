@@ -1,12 +1,13 @@
 /* tests/unit/check_metrics.c — the metrics area (host/metrics.c) in one
  * process: the exposition text (names, escapes, numbers, histograms),
  * registration rules, per-worker rows summed and a dead worker's gauges
- * dropped, and a full series table that drops and counts instead of
+ * dropped, listener_stats over them, and a full series table that drops and counts instead of
  * failing.  Each test runs in its own forked process, so each starts from
  * an empty area. */
 #include "build-config.h"
 
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,84 @@ START_TEST(test_worker_rows_are_summed_and_dead_gauges_dropped)
 }
 END_TEST
 
+/* listener_stats (ABI 1.4): the host's per-listener series summed over
+ * rows, per listener or over all of them, filling only what the caller's
+ * struct_size covers. */
+START_TEST(test_listener_stats_sum_rows_and_listeners)
+{
+	char err[256];
+	ck_assert_int_eq(shm_create(err, sizeof(err)), 0);
+	ck_assert_int_eq(metrics_init(err, sizeof(err)), 0);
+	/* Registering a host family again returns it: add to its series. */
+	mh_metric *accepted = metrics_register(
+	    NULL, MH_METRIC_COUNTER, "modhost_connections_accepted_total", "", "listener", NULL, 0);
+	mh_metric *active = metrics_register(NULL, MH_METRIC_GAUGE, "modhost_connections_active",
+	                                     "", "listener", NULL, 0);
+	mh_metric *msgs = metrics_register(NULL, MH_METRIC_COUNTER, "modhost_messages_in_total", "",
+	                                   "listener", NULL, 0);
+	mh_metric *errors = metrics_register(NULL, MH_METRIC_COUNTER, "modhost_errors_total", "",
+	                                     "listener, kind", NULL, 0);
+	ck_assert_ptr_nonnull(accepted);
+	ck_assert_ptr_nonnull(active);
+	ck_assert_ptr_nonnull(msgs);
+	ck_assert_ptr_nonnull(errors);
+	int s0 = shm_slot_claim(), s1 = shm_slot_claim();
+	ck_assert_int_ge(s1, 0);
+	shm_get()->slots[s0].pid = 100;
+	shm_get()->slots[s1].pid = 101;
+	struct listener_cells *a = metrics_listener_cells("a");
+	struct listener_cells *b = metrics_listener_cells("b");
+	shm_set_self(s0);
+	metrics_add(accepted, (const char *const[]){"a"}, 3);
+	metrics_add(active, (const char *const[]){"a"}, 2);
+	metrics_add(msgs, (const char *const[]){"a"}, 10);
+	metrics_add(errors, (const char *const[]){"a", "protocol"}, 1);
+	metrics_host_limit("a", "max_connections");
+	shm_set_self(s1);
+	metrics_add(accepted, (const char *const[]){"a"}, 4);
+	metrics_add(active, (const char *const[]){"a"}, 1);
+	metrics_add(msgs, (const char *const[]){"b"}, 5);
+	metrics_add(errors, (const char *const[]){"a", "not_found"}, 2);
+	metrics_add(errors, (const char *const[]){"b", "protocol"}, 4);
+	metrics_host_limit("a", "max_inflight");
+
+	mh_listener_stats st = {.struct_size = sizeof(st)};
+	ck_assert_int_eq(metrics_listener_stats("a", &st), 0);
+	ck_assert_uint_eq(st.connections_accepted, 7);
+	ck_assert_uint_eq(st.connections_active, 3);
+	ck_assert_uint_eq(st.connections_rejected, 1);
+	ck_assert_uint_eq(st.messages_in, 10);
+	ck_assert_uint_eq(st.errors, 3);
+	ck_assert_int_eq(metrics_listener_stats("b", &st), 0);
+	ck_assert_uint_eq(st.connections_accepted, 0);
+	ck_assert_uint_eq(st.messages_in, 5);
+	ck_assert_uint_eq(st.errors, 4);
+	ck_assert_uint_eq(st.connections_rejected, 0);
+	ck_assert_int_eq(metrics_listener_stats(NULL, &st), 0);
+	ck_assert_uint_eq(st.messages_in, 15);
+	ck_assert_uint_eq(st.errors, 7);
+	ck_assert_int_eq(metrics_listener_stats("never", &st), -1);
+
+	/* A module built when the struct ended at connections_active. */
+	mh_listener_stats small;
+	memset(&small, 0xab, sizeof(small));
+	small.struct_size = (uint32_t)(offsetof(mh_listener_stats, connections_active) +
+	                               sizeof(small.connections_active));
+	ck_assert_int_eq(metrics_listener_stats("a", &small), 0);
+	ck_assert_uint_eq(small.connections_accepted, 7);
+	ck_assert_uint_eq(small.connections_active, 3);
+	ck_assert_uint_eq(small.messages_in, 0xababababababababull);
+
+	/* A dead worker's open connections are no longer open. */
+	metrics_slot_exited(s0);
+	ck_assert_int_eq(metrics_listener_stats("a", &st), 0);
+	ck_assert_uint_eq(st.connections_active, 1);
+	ck_assert_uint_eq(st.connections_accepted, 7);
+	metrics_listener_cells_free(a);
+	metrics_listener_cells_free(b);
+}
+END_TEST
+
 START_TEST(test_full_series_table_drops_and_counts)
 {
 	mh_metric *c = metrics_register(NULL, MH_METRIC_COUNTER, "t_many_total", "", "v", NULL, 0);
@@ -257,6 +336,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_registration_rules);
 	tcase_add_test(tc, test_numbers_read_back_exactly);
 	tcase_add_test(tc, test_worker_rows_are_summed_and_dead_gauges_dropped);
+	tcase_add_test(tc, test_listener_stats_sum_rows_and_listeners);
 	tcase_add_test(tc, test_full_series_table_drops_and_counts);
 	suite_add_tcase(s, tc);
 	return s;

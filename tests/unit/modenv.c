@@ -58,6 +58,11 @@ void modenv_open_as(struct modenv *e, const char *file, const char *name,
 
 	e->conn = calloc(1, sizeof(*e->conn));
 	ck_assert_ptr_nonnull(e->conn);
+	memset(&e->sl, 0, sizeof(e->sl));
+	memset(&e->ls, 0, sizeof(e->ls));
+	e->ls.name = "unit";
+	e->sl.ls = &e->ls;
+	e->conn->sl = &e->sl;
 	e->in = buf_new();
 	ck_assert_ptr_nonnull(e->in);
 	e->codec = lib->desc.codec;

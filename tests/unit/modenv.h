@@ -1,8 +1,9 @@
 /* tests/unit/modenv.h — a module instance built by hand for unit suites
  * that drive a bundled module without sockets: the built .so loaded with
  * the host's own loader, a modconf made from the module's key table, a
- * zeroed connection (codecs only hand it back to host calls) and a host
- * buffer as the connection's input.  Every helper fails the test on error. */
+ * zeroed connection on a listener named "unit" (codecs only hand it back
+ * to host calls) and a host buffer as the connection's input.  Every helper fails the test on
+ * error. */
 #ifndef MH_TEST_MODENV_H
 #define MH_TEST_MODENV_H
 
@@ -11,6 +12,7 @@
 #include "config.h"
 #include "loader.h"
 #include "msg.h"
+#include "worker.h"
 
 /* How many "key=value" settings modenv_open takes. */
 #define MODENV_MAX_SETTINGS 4
@@ -21,7 +23,9 @@ struct modenv {
 	struct mh_module inst;
 	struct modconf *conf;
 	const mh_codec_ops *codec; /* NULL for a handler */
-	struct mh_conn *conn;      /* calloc'ed: every field zero */
+	struct mh_conn *conn;      /* calloc'ed: zero but for its listener */
+	struct serve_listener sl;  /* the connection's: listener "unit" */
+	struct listener_settings ls;
 	void *state;               /* the codec's connection state */
 	struct mh_buf *in;         /* the connection's input */
 	struct cfg_entry entries[MODENV_MAX_SETTINGS];

@@ -17,6 +17,8 @@
 #        file, one write per line (modhost accesslog; nginx access_log), or
 #        gathered in 64 KiB flushed every second (buffer = 64KiB; buffer=64k
 #        flush=1s).  HAProxy and the floors never log.
+#        METRICS=off|on: on enables modhost's prometheus module, whose observer
+#        records every request's latency and code (the bundled conf.d does).
 # Exits 1 if any run saw a socket error or a non-2xx response.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +33,8 @@ BUSY_POLL=${BUSY_POLL:-auto}
 BUSY_POLL_NAP=${BUSY_POLL_NAP:-0}
 ACCESS_LOG=${ACCESS_LOG:-off}
 case $ACCESS_LOG in off | line | buffered) ;; *) lib_die "ACCESS_LOG must be off, line or buffered" ;; esac
+METRICS=${METRICS:-off}
+case $METRICS in off | on) ;; *) lib_die "METRICS must be off or on" ;; esac
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -63,6 +67,7 @@ start_modhost() {
 			>"$dir/conf.d/accesslog.ini"
 		[ "$ACCESS_LOG" = buffered ] && printf 'buffer = 64KiB\nflush = 1s\n' >>"$dir/conf.d/accesslog.ini"
 	fi
+	[ "$METRICS" = on ] && printf '[module prometheus]\n' >"$dir/conf.d/prometheus.ini"
 	# lib_start_modhost waits for info-level lines: log at info for it.
 	sed -i 's/level = warn/level = info/' "$dir/modhost.ini"
 	lib_start_modhost "$dir" "$SERVER_CPU"
@@ -180,7 +185,7 @@ EOF
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
 echo "# build $BUILD; $(nginx -v 2>&1 | tr -d '\n')$(command -v haproxy >/dev/null && echo ", $(haproxy -v | head -1 | cut -d' ' -f1-3)"); wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
-echo "# servers: $RUN; one worker each on CPU $SERVER_CPU; wrk -t1 -c$CONNS on CPU $CLIENT_CPU; modhost busy_poll = $BUSY_POLL, busy_poll_nap = $BUSY_POLL_NAP; access log: $ACCESS_LOG"
+echo "# servers: $RUN; one worker each on CPU $SERVER_CPU; wrk -t1 -c$CONNS on CPU $CLIENT_CPU; modhost busy_poll = $BUSY_POLL, busy_poll_nap = $BUSY_POLL_NAP; access log: $ACCESS_LOG; metrics: $METRICS"
 echo "# $ROUNDS rounds x ${SECS}s (+${WARMUP}s warmup per server), GET / -> 200 \"hello\", depths: $DEPTHS"
 printf '%-5s %-8s %5s %12s %10s %9s %9s %6s\n' round server depth req/s cpu_ms/1k p50_us p99_us errors
 

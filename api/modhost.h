@@ -186,6 +186,16 @@ struct mh_host_api {
 	 * (NULL), into *st (set st->struct_size first).  Returns 0, or -1 when
 	 * no listener of that name has served since the master started. */
 	int (*listener_stats)(const char *listener, mh_listener_stats *st);
+
+	/* A module's own state for one connection: size zeroed bytes that
+	 * belong to (c, m), made by the first call with size > 0 and returned
+	 * by every later one (a later size larger than the first gets NULL).
+	 * size 0 only looks: NULL when there is none yet.  release, if not
+	 * NULL, is called with the bytes as the connection goes away, on its
+	 * worker, to free what they point to; the bytes themselves go with
+	 * the connection.  Returns NULL when out of memory. */
+	void *(*conn_data)(mh_conn *c, mh_module *m, size_t size,
+	                   void (*release)(mh_module *m, void *data));
 };
 
 /* Non-zero when the host table provides fn (it is long enough and set). */

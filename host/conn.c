@@ -184,7 +184,49 @@ void conn_drain(struct mh_conn *c)
 	conn_update(c);
 }
 
-/* Cancel async work, free queued messages, release codec state. */
+/* One module's block of a connection (conn_data), in its arena. */
+struct conn_data {
+	struct conn_data *next;
+	struct mh_module *m;
+	void (*release)(struct mh_module *m, void *data);
+	size_t size;
+	_Alignas(16) unsigned char bytes[];
+};
+
+void *conn_data(struct mh_conn *c, struct mh_module *m, size_t size,
+                void (*release)(struct mh_module *m, void *data))
+{
+	for (struct conn_data *d = c->data; d; d = d->next)
+		if (d->m == m)
+			return size <= d->size ? d->bytes : NULL;
+	if (size == 0)
+		return NULL;
+	struct conn_data *d = arena_alloc(&c->arena, sizeof(*d) + size);
+	if (!d)
+		return NULL;
+	d->m = m;
+	d->release = release;
+	d->size = size;
+	d->next = c->data;
+	c->data = d;
+	return d->bytes;
+}
+
+void conn_release_data(struct mh_conn *c)
+{
+	struct conn_data *d = c->data;
+	c->data = NULL;
+	for (; d; d = d->next) {
+		if (!d->release)
+			continue;
+		shm_mark_running(d->m);
+		d->release(d->m, d->bytes);
+		shm_mark_running(NULL);
+	}
+}
+
+/* Cancel async work, free queued messages, release codec and module
+ * state. */
 static void conn_free(struct mh_conn *c)
 {
 	event_del(&c->ev);
@@ -207,6 +249,7 @@ static void conn_free(struct mh_conn *c)
 		codec->conn_fini(c->codec, c, c->codec_state);
 		shm_mark_running(NULL);
 	}
+	conn_release_data(c);
 	worker_conn_removed(c);
 	if (c->transport->close)
 		c->transport->close(c);

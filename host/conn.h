@@ -67,6 +67,7 @@ struct mh_conn {
 	int error_status;
 	uint32_t io_window;      /* the worker's load window of its last I/O */
 	char *peer_text;         /* formatted on first use, in the arena */
+	struct conn_data *data;  /* modules' conn_data blocks, in the arena */
 	union { /* unix peers keep only the family */
 		struct sockaddr sa;
 		struct sockaddr_in in;
@@ -96,6 +97,12 @@ void conn_drain(struct mh_conn *c);
 void conn_flush_replies(struct mh_conn *c);
 /* Free a connection marked for reaping (called by the worker). */
 void conn_reap(struct mh_conn *c);
+/* The host table's conn_data (api/modhost.h): module m's block of size
+ * bytes on c, made on first use (size 0: look only). */
+void *conn_data(struct mh_conn *c, struct mh_module *m, size_t size,
+                void (*release)(struct mh_module *m, void *data));
+/* Call the release of every module block on c (once; conn_free does). */
+void conn_release_data(struct mh_conn *c);
 /* Format of the peer address, cached in the arena. */
 const char *conn_peer_text(struct mh_conn *c);
 /* Monotonic milliseconds (the loop's cached time). */

@@ -448,4 +448,5 @@ const mh_host_api hostapi_table = {
 	.status_render = api_status_render,
 	.conn_send_interim = api_conn_send_interim,
 	.listener_stats = metrics_listener_stats,
+	.conn_data = conn_data,
 };

@@ -225,3 +225,4 @@ _Static_assert(offsetof(struct mh_listener_stats, bytes_in) == 56 && sizeof(((st
 _Static_assert(offsetof(struct mh_listener_stats, bytes_out) == 64 && sizeof(((struct mh_listener_stats *)0)->bytes_out) == 8, "mh_listener_stats.bytes_out moved or changed size");
 _Static_assert(offsetof(struct mh_listener_stats, errors) == 72 && sizeof(((struct mh_listener_stats *)0)->errors) == 8, "mh_listener_stats.errors moved or changed size");
 _Static_assert(offsetof(struct mh_host_api, listener_stats) == 528 && sizeof(((struct mh_host_api *)0)->listener_stats) == 8, "mh_host_api.listener_stats moved or changed size");
+_Static_assert(offsetof(struct mh_host_api, conn_data) == 536 && sizeof(((struct mh_host_api *)0)->conn_data) == 8, "mh_host_api.conn_data moved or changed size");

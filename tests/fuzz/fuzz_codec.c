@@ -487,6 +487,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_codec->conn_fini(&r.fi->inst, r.c, r.state);
 	}
 	free(r.state);
+	conn_release_data(r.c);
 	arena_free(&r.c->arena);
 	free(r.c);
 	buf_free(r.in);

@@ -451,6 +451,42 @@ END_TEST
 
 /* ---- connection limits -------------------------------------------------------------- */
 
+/* conn_data (ABI 1.4): a module's block is per connection, kept across its
+ * requests, and released when the connection goes, however it goes. */
+START_TEST(test_conn_data_lives_and_dies_with_its_connection)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_TEST("", ""), harness_test_module("testhandler"));
+	int port = harness_port(d, "frames");
+	int a = harness_connect_ok(port), b = harness_connect_ok(port);
+	send_frame_ok(a, "conndata");
+	expect_frame(a, "conndata=1", IO_MS);
+	send_frame_ok(a, "conndata");
+	expect_frame(a, "conndata=2", IO_MS);
+	send_frame_ok(b, "conndata");
+	expect_frame(b, "conndata=1", IO_MS);
+	size_t from = harness_log_size(d);
+	close(a);
+	harness_wait_log(d, from,
+	                 "module testhandler: conn data of connection [0-9]+ released after 2");
+	send_frame_ok(b, "conndata");
+	expect_frame(b, "conndata=2", IO_MS);
+	send_frame_ok(b, "conndata");
+	expect_frame(b, "conndata=3", IO_MS);
+	harness_close_reset(b);
+	harness_wait_log(d, from,
+	                 "module testhandler: conn data of connection [0-9]+ released after 3");
+	/* A connection that never asked has no block to release. */
+	int c = harness_connect_ok(port);
+	send_frame_ok(c, "plain");
+	expect_frame(c, "plain", IO_MS);
+	close(c);
+	harness_stop(d);
+	harness_assert(harness_log_count(d, 0, "conn data of connection", 3, NULL, NULL, 0) == 2,
+	               "a block released twice, or one that was never made");
+}
+END_TEST
+
 START_TEST(test_listener_max_connections_holds_the_sixth_until_one_closes)
 {
 	struct harness_daemon *d = harness_start_ready(CONF_TEST("", "max_connections = 5\n"),
@@ -519,6 +555,7 @@ static Suite *limits_suite(void)
 	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_listener_max_connections_holds_the_sixth_until_one_closes);
+	tcase_add_test(tc, test_conn_data_lives_and_dies_with_its_connection);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,6 +9,9 @@
  *                        blocking handler), then reply PAYLOAD
  *   "crash"             raise(SIGSEGV) inside the handler
  *   "close:PAYLOAD"     reply PAYLOAD, then the host closes the connection
+ *   "conndata"          count the request in the connection's conn_data
+ *                        block and reply "conndata=N" (its release logs
+ *                        "conn data of connection ID released after N")
  *   "whoami"            reply "worker=N plain", or for TLS "worker=N tls=VERSION
  *                        alpn=ID sni=NAME verified=0|1 subject=DN sha256=HEX
  *                        san=A|B" (conn_tls; "-" for what is absent)
@@ -200,6 +203,38 @@ static int testhandler_whoami(mh_msg *req, mh_msg *reply)
 #undef TH_S
 }
 
+/* What the handler keeps per connection (conn_data, ABI 1.4). */
+struct testhandler_conn {
+	uint64_t conn_id;
+	uint64_t requests;
+};
+
+static void testhandler_conn_release(mh_module *m, void *data)
+{
+	const struct testhandler_conn *tc = data;
+	host->log(m, MH_LOG_INFO, "conn data of connection %llu released after %llu",
+	          (unsigned long long)tc->conn_id, (unsigned long long)tc->requests);
+}
+
+/* "conndata": the block is made once, found again by a size-0 look, and
+ * a larger size than the first is refused. */
+static int testhandler_conndata(mh_module *m, mh_msg *req, mh_msg *reply)
+{
+	mh_conn *c = host->msg_conn(req);
+	struct testhandler_conn *tc = host->conn_data(c, m, 0, NULL);
+	if (!tc) {
+		tc = host->conn_data(c, m, sizeof(*tc), testhandler_conn_release);
+		if (!tc || host->conn_data(c, m, 0, NULL) != tc)
+			return -1;
+		tc->conn_id = host->conn_id(c);
+	}
+	if (host->conn_data(c, m, 2 * sizeof(*tc), NULL) != NULL)
+		return -1;
+	tc->requests++;
+	return host->buf_printf(host->msg_body(reply), "conndata=%llu",
+	                        (unsigned long long)tc->requests);
+}
+
 static int testhandler_handle(mh_module *m, mh_msg *req, mh_msg *reply)
 {
 	mh_buf *body = host->msg_body(req);
@@ -228,6 +263,11 @@ static int testhandler_handle(mh_module *m, mh_msg *req, mh_msg *reply)
 		return testhandler_whoami(req, reply) < 0 ? (host->msg_set_status(reply, MH_STATUS_INTERNAL),
 		                                             MH_HANDLE_ERROR)
 		                                          : MH_HANDLE_DONE;
+	if (host->buf_length(body) == 8 && testhandler_starts_with(body, "conndata")) {
+		if (testhandler_conndata(m, req, reply) < 0)
+			goto fail;
+		return MH_HANDLE_DONE;
+	}
 	if (testhandler_starts_with(body, "close:")) {
 		if (testhandler_reply_rest(req, reply, 6) < 0)
 			goto fail;

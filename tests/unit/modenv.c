@@ -84,6 +84,7 @@ void modenv_close(struct modenv *e)
 	if (e->codec && e->codec->conn_fini)
 		e->codec->conn_fini(&e->inst, e->conn, e->state);
 	free(e->state);
+	conn_release_data(e->conn);
 	arena_free(&e->conn->arena);
 	free(e->conn);
 	buf_free(e->in);

@@ -5,7 +5,8 @@
  * (modules/kvstore.c), so every worker sees the same keys and a reload
  * keeps them.  See doc/internals/resp-kv.md. */
 
-/* Fields, arguments and shared zones are ABI 1.1: load into any 1.1 host. */
+/* Fields, arguments and shared zones are ABI 1.1: load into any 1.1 host
+ * (listener_stats and conn_data, 1.4, are probed for). */
 #define MH_MODULE_ABI_MINOR 1
 
 #include <stdint.h>
@@ -28,6 +29,8 @@ static const mh_config_key kv_keys[] = {
      "when full: none (writes get -OOM) or lru (least recently used keys make room)"},
     {"http_prefix", MH_CONFIG_STRING, "/kv/",
      "path prefix of keys over http1: GET/PUT/DELETE PREFIX KEY"},
+    {"max_transaction", MH_CONFIG_SIZE, "64MiB",
+     "most bytes of commands one MULTI may queue before EXEC (then EXEC aborts)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -92,6 +95,7 @@ static int kv_load(mh_module *m, const mh_host_api *api)
 	inst->store = store;
 	inst->http_prefix = host->config_string(m, "http_prefix");
 	inst->http_prefix_len = strlen(inst->http_prefix);
+	inst->max_transaction = host->config_size(m, "max_transaction");
 	host->module_set_data(m, inst);
 	return 0;
 }
@@ -111,10 +115,18 @@ static void kv_unload(mh_module *m)
 
 void kv_lock(struct kv_instance *inst)
 {
+	if (inst->in_exec)
+		return;
 	if (kvstore_lock(inst->store) == 1)
 		host->log(
 		    inst->m, MH_LOG_WARN,
 		    "a worker died while changing the store: it was emptied to stay consistent");
+}
+
+void kv_unlock(struct kv_instance *inst)
+{
+	if (!inst->in_exec)
+		kvstore_unlock(inst->store);
 }
 
 /* ---- the HTTP face ------------------------------------------------------------------ */

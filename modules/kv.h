@@ -5,6 +5,7 @@
 #define MH_KV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "modhost.h"
 
@@ -17,11 +18,15 @@ struct kv_instance {
 	struct kvstore *store;
 	const char *http_prefix;
 	size_t http_prefix_len;
+	uint64_t max_transaction; /* bytes one MULTI may queue */
+	int in_exec;              /* this worker runs an EXEC: it holds the lock already */
 };
 
 /* Take the store's lock; logs when a dead worker's half-done change made
- * the store empty itself (kvstore_lock). */
+ * the store empty itself (kvstore_lock).  Inside EXEC, which holds the
+ * lock for the whole transaction, both do nothing. */
 void kv_lock(struct kv_instance *inst);
+void kv_unlock(struct kv_instance *inst);
 
 /* Hand the host table to kvresp.c (from kv's load hook). */
 void kvresp_init(const mh_host_api *api);

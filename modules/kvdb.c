@@ -69,7 +69,7 @@ void kvdb_cmd_get(struct kvresp_cmd *c)
 	} else {
 		kvresp_null(c->o);
 	}
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 }
 
 /* Store value under key with an absolute expiry (0: none); keep_ttl keeps
@@ -112,14 +112,18 @@ static void kvdb_set(struct kvresp_cmd *c, size_t val_arg, int flags, int64_t ex
 	const char *val = kvresp_arg(c, val_arg, &vlen);
 	kv_lock(c->inst);
 	kvstore_item *old = kvstore_find(c->s, key, klen, now, 0);
-	if (reply == KVDB_REPLY_OLD) {
-		if (old) {
-			size_t olen;
-			const uint8_t *ov = kvstore_value(old, &olen);
-			kvresp_bulk(c->o, ov, olen);
-		} else {
-			kvresp_null(c->o);
+	/* The old value is answered only once the set did not fail; the
+	 * store may free it meanwhile, so it is copied aside. */
+	uint8_t *old_value = NULL;
+	size_t old_len = 0;
+	if (reply == KVDB_REPLY_OLD && old) {
+		const uint8_t *ov = kvstore_value(old, &old_len);
+		if (!(old_value = kvdb_scratch(c, old_len))) {
+			kv_unlock(c->inst);
+			kvresp_error(c->o, "ERR out of memory");
+			return;
 		}
+		memcpy(old_value, ov, old_len);
 	}
 	if (((flags & KVDB_SET_NX) && old) || ((flags & KVDB_SET_XX) && !old)) {
 		if (reply == KVDB_REPLY_OK)
@@ -128,14 +132,20 @@ static void kvdb_set(struct kvresp_cmd *c, size_t val_arg, int flags, int64_t ex
 			kvresp_int(c->o, 0);
 	} else if (kvdb_store(c, key, klen, val, vlen, expire_at, flags & KVDB_SET_KEEPTTL, now) <
 	           0) {
-		kvresp_reset(c->o); /* the OOM error replaces a GET's old value */
 		kvresp_error(c->o, kvdb_err_oom);
+		reply = KVDB_REPLY_OK; /* the error is the whole answer */
 	} else if (reply == KVDB_REPLY_OK) {
 		kvresp_str(c->o, "+OK\r\n");
 	} else if (reply == KVDB_REPLY_FLAG) {
 		kvresp_int(c->o, 1);
 	}
-	kvstore_unlock(c->s);
+	if (reply == KVDB_REPLY_OLD) {
+		if (old_value)
+			kvresp_bulk(c->o, old_value, old_len);
+		else
+			kvresp_null(c->o);
+	}
+	kv_unlock(c->inst);
 }
 
 /* Units of an expiry argument. */
@@ -246,7 +256,7 @@ void kvdb_cmd_strlen(struct kvresp_cmd *c)
 	kvstore_item *it = kvdb_find_first(c, &now, 0);
 	if (it)
 		kvstore_value(it, &vlen);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	kvresp_int(c->o, (int64_t)vlen);
 }
 
@@ -301,7 +311,7 @@ void kvdb_cmd_append(struct kvresp_cmd *c)
 	const char *add = kvresp_arg(c, 1, &alen);
 	kvstore_item *old = kvdb_find_first(c, &now, 1);
 	kvdb_splice(c, old, UINT64_MAX, add, alen, &now);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 }
 
 /* SETRANGE key offset value: the new length; an empty value changes
@@ -327,7 +337,7 @@ void kvdb_cmd_setrange(struct kvresp_cmd *c)
 	} else {
 		kvdb_splice(c, old, (uint64_t)offset, add, alen, &now);
 	}
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 }
 
 /* GETRANGE key start end: the bytes from start to end, both included;
@@ -357,7 +367,7 @@ void kvdb_cmd_getrange(struct kvresp_cmd *c)
 		else
 			kvresp_bulk(c->o, v + start, (size_t)(end - start + 1));
 	}
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 }
 
 /* GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]: GET that also sets or
@@ -407,7 +417,7 @@ void kvdb_cmd_getex(struct kvresp_cmd *c)
 			}
 		}
 	}
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 }
 
 /* INCR, DECR, INCRBY, DECRBY: the new value keeps the key's expiry. */
@@ -435,14 +445,14 @@ void kvdb_cmd_incr(struct kvresp_cmd *c)
 		size_t vlen;
 		const uint8_t *v = kvstore_value(old, &vlen);
 		if (kvresp_value_ll(v, vlen, &cur) < 0) {
-			kvstore_unlock(c->s);
+			kv_unlock(c->inst);
 			kvresp_error(c->o, kvresp_err_int);
 			return;
 		}
 		expire_at = kvstore_expire(old);
 	}
 	if ((by > 0 && cur > INT64_MAX - by) || (by < 0 && cur < INT64_MIN - by)) {
-		kvstore_unlock(c->s);
+		kv_unlock(c->inst);
 		kvresp_error(c->o, "ERR increment or decrement would overflow");
 		return;
 	}
@@ -453,7 +463,7 @@ void kvdb_cmd_incr(struct kvresp_cmd *c)
 		kvresp_error(c->o, kvdb_err_oom);
 	else
 		kvresp_int(c->o, cur);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 }
 
 void kvdb_cmd_mget(struct kvresp_cmd *c)
@@ -472,7 +482,7 @@ void kvdb_cmd_mget(struct kvresp_cmd *c)
 			kvresp_null(c->o);
 		}
 	}
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 }
 
 /* MSET and MSETNX (which sets nothing if any key exists) are all or
@@ -497,7 +507,7 @@ void kvdb_cmd_mset(struct kvresp_cmd *c)
 		size_t klen;
 		const char *key = kvresp_arg(c, 2 * i, &klen);
 		if (kvstore_find(c->s, key, klen, &now, 0)) {
-			kvstore_unlock(c->s);
+			kv_unlock(c->inst);
 			kvresp_int(c->o, 0);
 			return;
 		}
@@ -523,7 +533,7 @@ void kvdb_cmd_mset(struct kvresp_cmd *c)
 		else
 			kvresp_str(c->o, "+OK\r\n");
 	}
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 }
 
 /* ---- server commands on the store ---------------------------------------------- */
@@ -533,7 +543,7 @@ void kvdb_cmd_dbsize(struct kvresp_cmd *c)
 	struct kvstore_stats st;
 	kv_lock(c->inst);
 	kvstore_get_stats(c->s, &st);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	kvresp_int(c->o, (int64_t)st.keys);
 }
 
@@ -547,7 +557,7 @@ void kvdb_cmd_flush(struct kvresp_cmd *c)
 	}
 	kv_lock(c->inst);
 	kvstore_flush(c->s);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	kvresp_str(c->o, "+OK\r\n");
 }
 
@@ -570,7 +580,7 @@ void kvdb_cmd_config(struct kvresp_cmd *c)
 	struct kvstore_stats st;
 	kv_lock(c->inst);
 	kvstore_get_stats(c->s, &st);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	char maxmem[24];
 	snprintf(maxmem, sizeof(maxmem), "%llu", (unsigned long long)st.max_memory);
 	const char *params[][2] = {
@@ -638,7 +648,7 @@ void kvdb_cmd_info(struct kvresp_cmd *c)
 	struct kvstore_stats st;
 	kv_lock(c->inst);
 	kvstore_get_stats(c->s, &st);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	mh_listener_stats ls;
 	if (clients || stats)
 		kvdb_listener_stats(c, &ls);

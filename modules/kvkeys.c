@@ -38,7 +38,7 @@ void kvkeys_cmd_count(struct kvresp_cmd *c)
 		else
 			n += kvstore_find(c->s, key, klen, &now, touch) != NULL;
 	}
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	kvresp_int(c->o, n);
 }
 
@@ -107,7 +107,7 @@ void kvkeys_cmd_expire(struct kvresp_cmd *c)
 		else
 			kvstore_set_expire(c->s, it, at);
 	}
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	kvresp_int(c->o, ok);
 }
 
@@ -120,7 +120,7 @@ void kvkeys_cmd_ttl(struct kvresp_cmd *c)
 	int absolute = c->name[c->name_len - 1] == 'E';
 	kvstore_item *it = kvdb_find_first(c, &now, 0);
 	int64_t at = it ? kvstore_expire(it) : 0;
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	if (!it) {
 		r = -2;
 	} else if (!at) {
@@ -142,7 +142,7 @@ void kvkeys_cmd_persist(struct kvresp_cmd *c)
 	int had = it && kvstore_expire(it);
 	if (had)
 		kvstore_set_expire(c->s, it, 0);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	kvresp_int(c->o, had);
 }
 
@@ -150,7 +150,7 @@ void kvkeys_cmd_type(struct kvresp_cmd *c)
 {
 	int64_t now = 0;
 	kvstore_item *it = kvdb_find_first(c, &now, 0);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	kvresp_str(c->o, it ? "+string\r\n" : "+none\r\n");
 }
 
@@ -173,7 +173,7 @@ void kvkeys_cmd_rename(struct kvresp_cmd *c)
 	const char *dst = kvresp_arg(c, 1, &dlen);
 	kvstore_item *it = kvdb_find_first(c, &now, 0);
 	if (!it) {
-		kvstore_unlock(c->s);
+		kv_unlock(c->inst);
 		if (copy)
 			kvresp_int(c->o, 0);
 		else
@@ -181,7 +181,7 @@ void kvkeys_cmd_rename(struct kvresp_cmd *c)
 		return;
 	}
 	if (slen == dlen && memcmp(src, dst, slen) == 0) {
-		kvstore_unlock(c->s);
+		kv_unlock(c->inst);
 		if (copy)
 			kvresp_error(c->o, "ERR source and destination objects are the same");
 		else if (nx)
@@ -191,7 +191,7 @@ void kvkeys_cmd_rename(struct kvresp_cmd *c)
 		return;
 	}
 	if (!replace && kvstore_find(c->s, dst, dlen, &now, 0)) {
-		kvstore_unlock(c->s);
+		kv_unlock(c->inst);
 		kvresp_int(c->o, 0);
 		return;
 	}
@@ -199,14 +199,14 @@ void kvkeys_cmd_rename(struct kvresp_cmd *c)
 	int64_t expire_at = kvstore_expire(it);
 	uint8_t *aside = kvdb_scratch(c, vlen);
 	if (!aside) {
-		kvstore_unlock(c->s);
+		kv_unlock(c->inst);
 		kvresp_error(c->o, "ERR out of memory");
 		return;
 	}
 	memcpy(aside, v, vlen);
 	kvstore_item *made = kvstore_alloc(c->s, dst, dlen, vlen, &now);
 	if (!made) {
-		kvstore_unlock(c->s);
+		kv_unlock(c->inst);
 		kvresp_error(c->o, kvdb_err_oom);
 		return;
 	}
@@ -214,7 +214,7 @@ void kvkeys_cmd_rename(struct kvresp_cmd *c)
 	kvstore_link(c->s, made, expire_at);
 	if (!copy)
 		kvstore_delete(c->s, src, slen, &now);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	if (copy || nx)
 		kvresp_int(c->o, 1);
 	else
@@ -242,7 +242,7 @@ void kvkeys_cmd_memory(struct kvresp_cmd *c)
 	kv_lock(c->inst);
 	kvstore_item *it = kvstore_find(c->s, key, klen, &now, 0);
 	uint64_t bytes = it ? kvstore_item_bytes(c->s, it) : 0;
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	if (it)
 		kvresp_int(c->o, (int64_t)bytes);
 	else
@@ -390,7 +390,7 @@ void kvkeys_cmd_keys(struct kvresp_cmd *c)
 	do {
 		cursor = kvstore_scan(c->s, cursor, &now, kvkeys_visit, &w);
 	} while (cursor);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 }
 
 /* RANDOMKEY's walk: the first key it meets, copied out. */
@@ -439,7 +439,7 @@ void kvkeys_cmd_randomkey(struct kvresp_cmd *c)
 			wrapped = 1;
 		}
 	}
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 	if (p.failed)
 		kvresp_error(c->o, "ERR out of memory");
 	else if (p.found)
@@ -529,5 +529,5 @@ void kvkeys_cmd_scan(struct kvresp_cmd *c)
 	do {
 		cursor = kvstore_scan(c->s, cursor, &now, kvkeys_visit, &w);
 	} while (cursor != end);
-	kvstore_unlock(c->s);
+	kv_unlock(c->inst);
 }

@@ -25,6 +25,7 @@ void kvresp_init(const mh_host_api *api)
 {
 	host = api;
 	kvdb_init(api);
+	kvmulti_init(api);
 }
 
 /* ---- writing RESP ------------------------------------------------------------ */
@@ -34,14 +35,6 @@ static void kvresp_flush(struct kvresp_out *o)
 	if (o->n && host->buf_add(o->body, o->buf, o->n) < 0)
 		o->failed = 1;
 	o->n = 0;
-}
-
-/* Forget what was written so far (a reply that turned into an error). */
-void kvresp_reset(struct kvresp_out *o)
-{
-	o->n = 0;
-	o->error_status = 0;
-	host->buf_drain(o->body, host->buf_length(o->body));
 }
 
 void kvresp_raw(struct kvresp_out *o, const void *data, size_t len)
@@ -142,7 +135,14 @@ const char kvresp_err_syntax[] = "ERR syntax error";
 
 const char *kvresp_arg(const struct kvresp_cmd *c, size_t i, size_t *len)
 {
-	return host->msg_arg(c->req, i, len);
+	if (!c->args)
+		return host->msg_arg(c->req, i, len);
+	if (i >= c->argc) {
+		*len = 0;
+		return NULL;
+	}
+	*len = c->args[i].len;
+	return c->args[i].data;
 }
 
 /* Whether argument i is word (case-insensitive). */
@@ -236,7 +236,7 @@ void kvresp_bad_expire(struct kvresp_cmd *c)
 	kvresp_error(c->o, text);
 }
 
-static void kvresp_unknown_command(struct kvresp_cmd *c)
+void kvresp_unknown_command(struct kvresp_cmd *c)
 {
 	struct kvresp_out *o = c->o;
 	kvresp_mark_error(o, "ERR");
@@ -428,69 +428,65 @@ static void kvresp_cmd_client(struct kvresp_cmd *c)
 
 static void kvresp_cmd_command(struct kvresp_cmd *c);
 
-/* Each command: its name, arity (Redis style: N = exactly N words with the
- * command, -N = at least N) and function. */
-struct kvresp_command {
-	const char *name;
-	size_t len;
-	int arity;
-	void (*run)(struct kvresp_cmd *c);
-};
-
 static const struct kvresp_command kvresp_commands[] = {
-    {"GET", 3, 2, kvdb_cmd_get},
-    {"SET", 3, -3, kvdb_cmd_set},
-    {"PING", 4, -1, kvresp_cmd_ping},
-    {"DEL", 3, -2, kvkeys_cmd_count},
-    {"EXISTS", 6, -2, kvkeys_cmd_count},
-    {"INCR", 4, 2, kvdb_cmd_incr},
-    {"DECR", 4, 2, kvdb_cmd_incr},
-    {"INCRBY", 6, 3, kvdb_cmd_incr},
-    {"DECRBY", 6, 3, kvdb_cmd_incr},
-    {"MGET", 4, -2, kvdb_cmd_mget},
-    {"MSET", 4, -3, kvdb_cmd_mset},
-    {"SETEX", 5, 4, kvdb_cmd_setex},
-    {"PSETEX", 6, 4, kvdb_cmd_setex},
-    {"SETNX", 5, 3, kvdb_cmd_setnx},
-    {"GETSET", 6, 3, kvdb_cmd_getset},
-    {"GETDEL", 6, 2, kvdb_cmd_get},
-    {"STRLEN", 6, 2, kvdb_cmd_strlen},
-    {"APPEND", 6, 3, kvdb_cmd_append},
-    {"SETRANGE", 8, 4, kvdb_cmd_setrange},
-    {"GETRANGE", 8, 4, kvdb_cmd_getrange},
-    {"GETEX", 5, -2, kvdb_cmd_getex},
-    {"MSETNX", 6, -3, kvdb_cmd_mset},
-    {"RENAME", 6, 3, kvkeys_cmd_rename},
-    {"RENAMENX", 8, 3, kvkeys_cmd_rename},
-    {"COPY", 4, -3, kvkeys_cmd_rename},
-    {"RANDOMKEY", 9, 1, kvkeys_cmd_randomkey},
-    {"MEMORY", 6, -2, kvkeys_cmd_memory},
-    {"UNLINK", 6, -2, kvkeys_cmd_count},
-    {"TOUCH", 5, -2, kvkeys_cmd_count},
-    {"EXPIRE", 6, -3, kvkeys_cmd_expire},
-    {"PEXPIRE", 7, -3, kvkeys_cmd_expire},
-    {"EXPIREAT", 8, -3, kvkeys_cmd_expire},
-    {"PEXPIREAT", 9, -3, kvkeys_cmd_expire},
-    {"TTL", 3, 2, kvkeys_cmd_ttl},
-    {"PTTL", 4, 2, kvkeys_cmd_ttl},
-    {"EXPIRETIME", 10, 2, kvkeys_cmd_ttl},
-    {"PEXPIRETIME", 11, 2, kvkeys_cmd_ttl},
-    {"PERSIST", 7, 2, kvkeys_cmd_persist},
-    {"TYPE", 4, 2, kvkeys_cmd_type},
-    {"KEYS", 4, 2, kvkeys_cmd_keys},
-    {"SCAN", 4, -2, kvkeys_cmd_scan},
-    {"ECHO", 4, 2, kvresp_cmd_echo},
-    {"DBSIZE", 6, 1, kvdb_cmd_dbsize},
-    {"FLUSHALL", 8, -1, kvdb_cmd_flush},
-    {"FLUSHDB", 7, -1, kvdb_cmd_flush},
-    {"COMMAND", 7, -1, kvresp_cmd_command},
-    {"INFO", 4, -1, kvdb_cmd_info},
-    {"HELLO", 5, -1, kvresp_cmd_hello},
-    {"AUTH", 4, -2, kvresp_cmd_auth},
-    {"QUIT", 4, -1, kvresp_cmd_quit},
-    {"SELECT", 6, 2, kvresp_cmd_select},
-    {"CLIENT", 6, -2, kvresp_cmd_client},
-    {"CONFIG", 6, -2, kvdb_cmd_config},
+    {"GET", 3, 2, kvdb_cmd_get, 0},
+    {"SET", 3, -3, kvdb_cmd_set, 0},
+    {"PING", 4, -1, kvresp_cmd_ping, 0},
+    {"DEL", 3, -2, kvkeys_cmd_count, 0},
+    {"EXISTS", 6, -2, kvkeys_cmd_count, 0},
+    {"INCR", 4, 2, kvdb_cmd_incr, 0},
+    {"DECR", 4, 2, kvdb_cmd_incr, 0},
+    {"INCRBY", 6, 3, kvdb_cmd_incr, 0},
+    {"DECRBY", 6, 3, kvdb_cmd_incr, 0},
+    {"MGET", 4, -2, kvdb_cmd_mget, 0},
+    {"MSET", 4, -3, kvdb_cmd_mset, 0},
+    {"SETEX", 5, 4, kvdb_cmd_setex, 0},
+    {"PSETEX", 6, 4, kvdb_cmd_setex, 0},
+    {"SETNX", 5, 3, kvdb_cmd_setnx, 0},
+    {"GETSET", 6, 3, kvdb_cmd_getset, 0},
+    {"GETDEL", 6, 2, kvdb_cmd_get, 0},
+    {"STRLEN", 6, 2, kvdb_cmd_strlen, 0},
+    {"APPEND", 6, 3, kvdb_cmd_append, 0},
+    {"SETRANGE", 8, 4, kvdb_cmd_setrange, 0},
+    {"GETRANGE", 8, 4, kvdb_cmd_getrange, 0},
+    {"GETEX", 5, -2, kvdb_cmd_getex, 0},
+    {"MSETNX", 6, -3, kvdb_cmd_mset, 0},
+    {"RENAME", 6, 3, kvkeys_cmd_rename, 0},
+    {"RENAMENX", 8, 3, kvkeys_cmd_rename, 0},
+    {"COPY", 4, -3, kvkeys_cmd_rename, 0},
+    {"RANDOMKEY", 9, 1, kvkeys_cmd_randomkey, 0},
+    {"MEMORY", 6, -2, kvkeys_cmd_memory, 0},
+    {"UNLINK", 6, -2, kvkeys_cmd_count, 0},
+    {"TOUCH", 5, -2, kvkeys_cmd_count, 0},
+    {"EXPIRE", 6, -3, kvkeys_cmd_expire, 0},
+    {"PEXPIRE", 7, -3, kvkeys_cmd_expire, 0},
+    {"EXPIREAT", 8, -3, kvkeys_cmd_expire, 0},
+    {"PEXPIREAT", 9, -3, kvkeys_cmd_expire, 0},
+    {"TTL", 3, 2, kvkeys_cmd_ttl, 0},
+    {"PTTL", 4, 2, kvkeys_cmd_ttl, 0},
+    {"EXPIRETIME", 10, 2, kvkeys_cmd_ttl, 0},
+    {"PEXPIRETIME", 11, 2, kvkeys_cmd_ttl, 0},
+    {"PERSIST", 7, 2, kvkeys_cmd_persist, 0},
+    {"TYPE", 4, 2, kvkeys_cmd_type, 0},
+    {"KEYS", 4, 2, kvkeys_cmd_keys, 0},
+    {"SCAN", 4, -2, kvkeys_cmd_scan, 0},
+    {"ECHO", 4, 2, kvresp_cmd_echo, 0},
+    {"DBSIZE", 6, 1, kvdb_cmd_dbsize, 0},
+    {"FLUSHALL", 8, -1, kvdb_cmd_flush, 0},
+    {"FLUSHDB", 7, -1, kvdb_cmd_flush, 0},
+    {"COMMAND", 7, -1, kvresp_cmd_command, 0},
+    {"INFO", 4, -1, kvdb_cmd_info, 0},
+    {"HELLO", 5, -1, kvresp_cmd_hello, KVRESP_NO_MULTI},
+    {"AUTH", 4, -2, kvresp_cmd_auth, KVRESP_NO_MULTI},
+    {"QUIT", 4, -1, kvresp_cmd_quit, KVRESP_NOW},
+    {"SELECT", 6, 2, kvresp_cmd_select, 0},
+    {"CLIENT", 6, -2, kvresp_cmd_client, 0},
+    {"CONFIG", 6, -2, kvdb_cmd_config, 0},
+    {"MULTI", 5, 1, kvmulti_cmd_multi, KVRESP_NOW},
+    {"EXEC", 4, 1, kvmulti_cmd_exec, KVRESP_NOW},
+    {"DISCARD", 7, 1, kvmulti_cmd_discard, KVRESP_NOW},
+    {"WATCH", 5, -2, kvmulti_cmd_watch, KVRESP_NOW},
+    {"UNWATCH", 7, 1, kvmulti_cmd_unwatch, KVRESP_NOW},
 };
 #define KVRESP_N_COMMANDS (sizeof(kvresp_commands) / sizeof(kvresp_commands[0]))
 
@@ -531,7 +527,7 @@ static void kvresp_cmd_command(struct kvresp_cmd *c)
 	kvresp_unknown_subcommand(c);
 }
 
-static const struct kvresp_command *kvresp_lookup(const char *name, size_t len)
+const struct kvresp_command *kvresp_lookup(const char *name, size_t len)
 {
 	for (size_t i = 0; i < KVRESP_N_COMMANDS; i++) {
 		const struct kvresp_command *k = &kvresp_commands[i];
@@ -539,6 +535,12 @@ static const struct kvresp_command *kvresp_lookup(const char *name, size_t len)
 			return &kvresp_commands[i];
 	}
 	return NULL;
+}
+
+int kvresp_arity_ok(const struct kvresp_cmd *c, const struct kvresp_command *cmd)
+{
+	return cmd->arity > 0 ? c->argc + 1 == (size_t)cmd->arity
+	                      : c->argc + 1 >= (size_t)-cmd->arity;
 }
 
 /* A RESP request (see kv.h). */
@@ -565,10 +567,11 @@ int kvresp_handle(struct kv_instance *inst, mh_msg *req, mh_msg *reply)
 	c.argc = host->msg_argc(req);
 	const struct kvresp_command *cmd =
 	    c.name && c.name_len ? kvresp_lookup(c.name, c.name_len) : NULL;
-	if (!cmd)
+	if (kvmulti_intercept(&c, cmd))
+		; /* queued for EXEC, or refused */
+	else if (!cmd)
 		kvresp_unknown_command(&c);
-	else if ((cmd->arity > 0 && c.argc + 1 != (size_t)cmd->arity) ||
-	         (cmd->arity < 0 && c.argc + 1 < (size_t)-cmd->arity))
+	else if (!kvresp_arity_ok(&c, cmd))
 		kvresp_wrong_args(&c);
 	else
 		cmd->run(&c);

@@ -24,6 +24,12 @@ struct kvresp_out {
 	char buf[4096];
 };
 
+/* An argument kept apart from its request: a command queued by MULTI. */
+struct kvresp_argref {
+	const char *data;
+	size_t len;
+};
+
 /* One command being run: the request, its arguments and the reply. */
 struct kvresp_cmd {
 	struct kv_instance *inst;
@@ -32,13 +38,36 @@ struct kvresp_cmd {
 	const char *name; /* upper case */
 	size_t name_len;
 	size_t argc; /* arguments after the command */
+	const struct kvresp_argref *args; /* under EXEC: the queued ones; NULL: req's */
 	struct kvresp_out *o;
 	int close; /* QUIT: close after the reply */
 };
 
+/* How a command behaves inside MULTI (kvmulti.c). */
+enum {
+	KVRESP_NOW = 1,      /* runs at once, never queued: MULTI, EXEC, DISCARD, QUIT, ... */
+	KVRESP_NO_MULTI = 2, /* refused inside MULTI, which then aborts: HELLO, AUTH */
+};
+
+/* Each command: its name, arity (Redis style: N = exactly N words with the
+ * command, -N = at least N), function and KVRESP_NOW / KVRESP_NO_MULTI. */
+struct kvresp_command {
+	const char *name;
+	size_t len;
+	int arity;
+	void (*run)(struct kvresp_cmd *c);
+	int flags;
+};
+
+/* The command named name (upper case), or NULL. */
+const struct kvresp_command *kvresp_lookup(const char *name, size_t len);
+/* Whether c's argument count fits cmd's arity. */
+int kvresp_arity_ok(const struct kvresp_cmd *c, const struct kvresp_command *cmd);
+/* The replies to an unknown command and a wrong argument count. */
+void kvresp_unknown_command(struct kvresp_cmd *c);
+
 /* Writing RESP into o.  A write that fails sets o->failed; the command
  * goes on and kvresp_handle turns the reply into an error. */
-void kvresp_reset(struct kvresp_out *o); /* forget what was written so far */
 void kvresp_raw(struct kvresp_out *o, const void *data, size_t len);
 void kvresp_str(struct kvresp_out *o, const char *s);
 void kvresp_line_int(struct kvresp_out *o, char prefix, int64_t v); /* "<prefix><v>\r\n" */
@@ -68,5 +97,19 @@ void kvresp_wrong_args(struct kvresp_cmd *c);
 void kvresp_unknown_subcommand(struct kvresp_cmd *c);
 /* The reply "ERR invalid expire time in '<command>' command". */
 void kvresp_bad_expire(struct kvresp_cmd *c);
+
+/* ---- transactions (modules/kvmulti.c) ---------------------------------------- */
+
+/* From kv's load hook: whether the host keeps per-connection state. */
+void kvmulti_init(const mh_host_api *api);
+/* On a connection inside MULTI: queue c (+QUEUED) or refuse it (an error,
+ * and EXEC will abort), and return 1; return 0 when c runs now (no MULTI,
+ * or a KVRESP_NOW command).  cmd is NULL for an unknown command. */
+int kvmulti_intercept(struct kvresp_cmd *c, const struct kvresp_command *cmd);
+void kvmulti_cmd_multi(struct kvresp_cmd *c);
+void kvmulti_cmd_exec(struct kvresp_cmd *c);
+void kvmulti_cmd_discard(struct kvresp_cmd *c);
+void kvmulti_cmd_watch(struct kvresp_cmd *c);
+void kvmulti_cmd_unwatch(struct kvresp_cmd *c);
 
 #endif

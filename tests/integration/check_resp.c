@@ -521,6 +521,90 @@ START_TEST(test_info_counts_clients_and_commands_of_every_worker)
 }
 END_TEST
 
+#define TX_COUNT  100 /* transactions per connection and round */
+#define TX_ROUNDS 30
+#define TX_INCRS  10 /* INCRs per transaction */
+
+/* TX_COUNT transactions of TX_INCRS "INCR counter" each, in one buffer. */
+static char *tx_batch(size_t *len)
+{
+	static const char incr[] = "INCR counter\r\n";
+	size_t one = 7 + TX_INCRS * (sizeof(incr) - 1) + 6;
+	char *b = malloc(TX_COUNT * one + 1), *p = b;
+	harness_assert(b != NULL, "out of memory");
+	for (int t = 0; t < TX_COUNT; t++) {
+		p += sprintf(p, "MULTI\r\n");
+		for (int i = 0; i < TX_INCRS; i++)
+			p += sprintf(p, "%s", incr);
+		p += sprintf(p, "EXEC\r\n");
+	}
+	*len = (size_t)(p - b);
+	return b;
+}
+
+/* Read one transaction's replies from fd; the INCR results must be
+ * consecutive: no other connection's INCR ran between them. */
+static void expect_tx_consecutive(int fd, const char *who, int t)
+{
+	char line[64];
+	expect_reply(fd, "+OK\r\n");
+	for (int i = 0; i < TX_INCRS; i++)
+		expect_reply(fd, "+QUEUED\r\n");
+	expect_reply(fd, "*10\r\n");
+	long first = 0;
+	for (int i = 0; i < TX_INCRS; i++) {
+		int r = harness_recv_line(fd, line, sizeof(line), IO_MS);
+		harness_assert(r == HARNESS_OK && line[0] == ':', "%s EXEC %d: %s '%s'", who, t,
+		               harness_io_name(r), line);
+		long v = strtol(line + 1, NULL, 10);
+		if (i == 0)
+			first = v;
+		harness_assert(v == first + i,
+		               "%s EXEC %d: INCR %d gave %ld after %ld: another worker ran between",
+		               who, t, i, v, first);
+	}
+}
+
+/* EXEC runs its commands under one hold of the store's lock: two
+ * connections on two workers running transactions at once never see each
+ * other's INCRs inside one. */
+START_TEST(test_exec_is_atomic_across_workers)
+{
+	int port;
+	struct harness_daemon *d = start_two_workers_with_block(&port);
+	int a = harness_connect_ok(port);
+	pid_t owner_a = block_worker_of(d, a);
+	int b = harness_connect_ok(port);
+	harness_assert(harness_connection_owner(d, b) != owner_a, "both on worker %d",
+	               (int)owner_a);
+	expect_reply(a, "$9\r\nunblocked\r\n");
+
+	/* Each round sends both batches before reading either, so that the
+	 * two workers run transactions at the same time. */
+	size_t len;
+	char *batch = tx_batch(&len);
+	for (int round = 0; round < TX_ROUNDS; round++) {
+		send_ok(a, batch, len);
+		send_ok(b, batch, len);
+		for (int t = 0; t < TX_COUNT; t++)
+			expect_tx_consecutive(a, "a", round * TX_COUNT + t);
+		for (int t = 0; t < TX_COUNT; t++)
+			expect_tx_consecutive(b, "b", round * TX_COUNT + t);
+	}
+	free(batch);
+	char total[16], want[32];
+	snprintf(total, sizeof(total), "%d", 2 * TX_ROUNDS * TX_COUNT * TX_INCRS);
+	snprintf(want, sizeof(want), "$%zu\r\n%s\r\n", strlen(total), total);
+	roundtrip(a, "GET counter\r\n", want);
+	/* Leaving inside MULTI: nothing of the queue ever runs (that its
+	 * memory is released is check_limits's conn_data test). */
+	roundtrip(a, "MULTI\r\nSET left behind\r\n", "+OK\r\n+QUEUED\r\n");
+	close(a);
+	roundtrip(b, "EXISTS left\r\n", ":0\r\n");
+	close(b);
+}
+END_TEST
+
 /* ---- memory cap -------------------------------------------------------------------- */
 
 /* SET key prefix<i> to a 1000-byte value; returns the reply's first byte
@@ -731,6 +815,7 @@ static Suite *resp_suite(void)
 	tcase_add_test(tc, test_redis_benchmark_without_errors);
 	tcase_add_test(tc, test_data_written_through_one_worker_is_read_through_another);
 	tcase_add_test(tc, test_info_counts_clients_and_commands_of_every_worker);
+	tcase_add_test(tc, test_exec_is_atomic_across_workers);
 	tcase_add_test(tc, test_memory_cap_oom_and_lru_eviction);
 	tcase_add_test(tc, test_reload_keeps_the_data);
 	tcase_add_test(tc, test_echo_over_resp_and_unmatched_route);

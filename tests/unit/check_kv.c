@@ -520,6 +520,97 @@ START_TEST(kv_memory_cap_refuses_writes)
 	ck_assert_str_eq(kv_run(&e, cmd),
 	                 "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
 	KV_EXPECT(&e, "EXISTS|m1|m2", ":0\r\n");
+	/* SET ... GET that does not fit answers the error alone, with no old
+	 * value before it, also as one reply of an EXEC. */
+	n = snprintf(cmd, sizeof(cmd), "SET|k1|");
+	memset(cmd + n, 'w', 2000);
+	snprintf(cmd + n + 2000, sizeof(cmd) - (size_t)n - 2000, "|GET");
+	ck_assert_str_eq(kv_run(&e, cmd),
+	                 "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, cmd, "+QUEUED\r\n");
+	KV_EXPECT(&e, "STRLEN|k1", "+QUEUED\r\n");
+	ck_assert_str_eq(kv_run(&e, "EXEC"), "*2\r\n-OOM command not allowed when used memory > "
+	                                     "'maxmemory'.\r\n:1000\r\n");
+	modenv_close(&e);
+}
+END_TEST
+
+/* MULTI queues, EXEC answers every queued command in one array, DISCARD
+ * forgets them; refusals while queuing make EXEC abort; the errors Redis
+ * gives for misuse; max_transaction. */
+START_TEST(kv_transactions)
+{
+	const char *const small_tx[] = {"max_transaction=200", NULL};
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-multi", small_tx);
+	KV_EXPECT(&e, "EXEC", "-ERR EXEC without MULTI\r\n");
+	KV_EXPECT(&e, "DISCARD", "-ERR DISCARD without MULTI\r\n");
+	KV_EXPECT(&e, "SET|k|old", "+OK\r\n");
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, "MULTI", "-ERR MULTI calls can not be nested\r\n");
+	KV_EXPECT(&e, "SET|k|1|GET", "+QUEUED\r\n");
+	KV_EXPECT(&e, "INCRBY|k|41", "+QUEUED\r\n");
+	KV_EXPECT(&e, "GET|k", "+QUEUED\r\n");
+	KV_EXPECT(&e, "INCR|k|extra", "-ERR wrong number of arguments for 'incr' command\r\n");
+	/* Nothing ran yet. */
+	KV_EXPECT(&e, "EXEC", "-EXECABORT Transaction discarded because of previous errors.\r\n");
+	KV_EXPECT(&e, "GET|k", "$3\r\nold\r\n");
+
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, "SET|k|1|GET", "+QUEUED\r\n");
+	KV_EXPECT(&e, "INCRBY|k|41", "+QUEUED\r\n");
+	KV_EXPECT(&e, "LPUSH|k|x",
+	          "-ERR unknown command 'LPUSH', with args beginning with: 'k' 'x' \r\n");
+	KV_EXPECT(&e, "DISCARD", "+OK\r\n");
+	KV_EXPECT(&e, "GET|k", "$3\r\nold\r\n");
+
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, "SET|k|1|GET", "+QUEUED\r\n");
+	KV_EXPECT(&e, "INCRBY|k|41", "+QUEUED\r\n");
+	KV_EXPECT(&e, "INCR|nothing|", "-ERR wrong number of arguments for 'incr' command\r\n");
+	KV_EXPECT(&e, "DISCARD", "+OK\r\n"); /* forgets the refusal too */
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, "SET|k|1|GET", "+QUEUED\r\n");
+	KV_EXPECT(&e, "INCRBY|k|41", "+QUEUED\r\n");
+	KV_EXPECT(&e, "APPEND|k|x", "+QUEUED\r\n");
+	KV_EXPECT(&e, "INCR|k", "+QUEUED\r\n"); /* fails when run: one error in the array */
+	KV_EXPECT(&e, "GET|k", "+QUEUED\r\n");
+	KV_EXPECT(&e, "EXEC",
+	          "*5\r\n$3\r\nold\r\n:42\r\n:3\r\n"
+	          "-ERR value is not an integer or out of range\r\n$3\r\n42x\r\n");
+	KV_EXPECT(&e, "EXEC", "-ERR EXEC without MULTI\r\n");
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, "EXEC", "*0\r\n");
+
+	/* Not in a transaction: HELLO, AUTH; WATCH is not supported. */
+	KV_EXPECT(&e, "WATCH|k",
+	          "-ERR WATCH is not supported by kv: MULTI/EXEC runs without it\r\n");
+	KV_EXPECT(&e, "UNWATCH", "+OK\r\n");
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, "WATCH|k", "-ERR WATCH inside MULTI is not allowed\r\n");
+	KV_EXPECT(&e, "HELLO|3", "-ERR Command not allowed inside a transaction\r\n");
+	KV_EXPECT(&e, "EXEC", "-EXECABORT Transaction discarded because of previous errors.\r\n");
+
+	/* max_transaction = 200 bytes: the fourth 60-byte SET passes it. */
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	char cmd[128];
+	for (int i = 0; i < 4; i++) {
+		int n = snprintf(cmd, sizeof(cmd), "SET|big%d|", i);
+		memset(cmd + n, 'v', 40);
+		cmd[n + 40] = '\0';
+		KV_EXPECT(&e, cmd,
+		          i < 3
+		              ? "+QUEUED\r\n"
+		              : "-ERR transaction discarded: its commands pass max_transaction or "
+		                "memory ran out\r\n");
+	}
+	KV_EXPECT(&e, "EXEC", "-EXECABORT Transaction discarded because of previous errors.\r\n");
+	KV_EXPECT(&e, "EXISTS|big0", ":0\r\n");
+	/* A connection that goes away inside MULTI frees its queue
+	 * (modenv_close releases it: ASan builds check). */
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, "SET|left|behind", "+QUEUED\r\n");
 	modenv_close(&e);
 }
 END_TEST
@@ -798,6 +889,7 @@ static Suite *kv_suite(void)
 	tcase_add_test(tc, kv_expiry_without_waiting);
 	tcase_add_test(tc, kv_server_commands_and_errors);
 	tcase_add_test(tc, kv_memory_cap_refuses_writes);
+	tcase_add_test(tc, kv_transactions);
 	tcase_add_test(tc, kv_lru_evicts_the_least_recently_used);
 	suite_add_tcase(s, tc);
 

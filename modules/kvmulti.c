@@ -5,7 +5,9 @@
  * them, and answers with an array of their replies; DISCARD forgets them.
  * A command refused while queuing (unknown, wrong arity, not allowed in a
  * transaction, or past max_transaction) makes EXEC abort, as Redis does.
- * WATCH is refused: kv keeps no per-key versions to check it against.
+ * WATCH notes the version of each key's slot in the store
+ * (kvstore_watch_version); EXEC checks them under the lock it runs with and
+ * answers a null array, running nothing, when one changed.
  * See doc/internals/resp-kv.md. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "kv.h"
 #include "kvresp.h"
+#include "kvstore.h"
 
 /* The host table (kvmulti_init), and whether it has conn_data (1.4). */
 static const mh_host_api *host;
@@ -21,13 +24,25 @@ static int have_conn_data;
 /* A connection's transaction.  queue holds the commands one after the
  * other: a uint32_t word count, then each word as a uint32_t length and
  * its bytes (the command name first). */
+struct kvmulti_watch {
+	uint32_t slot;
+	uint64_t version;
+};
+
 struct kvmulti_tx {
 	int active; /* between MULTI and EXEC or DISCARD */
 	int failed; /* a command was refused while queuing: EXEC aborts */
 	uint32_t n_cmds;
 	size_t used, cap;
 	uint8_t *queue;
+	/* WATCHed keys' slots and their versions then, until EXEC, DISCARD
+	 * or UNWATCH; malloc'ed. */
+	uint32_t n_watch, cap_watch;
+	struct kvmulti_watch *watch;
 };
+
+/* The most keys one connection may watch at once. */
+#define KVMULTI_MAX_WATCH 65536
 
 /* Queues up to this size are kept for the connection's next MULTI. */
 #define KVMULTI_KEEP (64 * 1024)
@@ -41,7 +56,9 @@ void kvmulti_init(const mh_host_api *api)
 static void kvmulti_release(mh_module *m, void *data)
 {
 	(void)m;
-	free(((struct kvmulti_tx *)data)->queue);
+	struct kvmulti_tx *tx = data;
+	free(tx->queue);
+	free(tx->watch);
 }
 
 /* c's connection's transaction, made when make is set; NULL when there is
@@ -54,9 +71,21 @@ static struct kvmulti_tx *kvmulti_tx_of(struct kvresp_cmd *c, int make)
 	                       make ? sizeof(struct kvmulti_tx) : 0, kvmulti_release);
 }
 
-/* Leave MULTI; the queue's memory stays for the next one unless large. */
+static void kvmulti_unwatch(struct kvmulti_tx *tx)
+{
+	tx->n_watch = 0;
+	if (tx->cap_watch > 64) {
+		free(tx->watch);
+		tx->watch = NULL;
+		tx->cap_watch = 0;
+	}
+}
+
+/* Leave MULTI and forget the watches; the queue's memory stays for the
+ * next one unless large. */
 static void kvmulti_end(struct kvmulti_tx *tx)
 {
+	kvmulti_unwatch(tx);
 	tx->active = 0;
 	tx->failed = 0;
 	tx->n_cmds = 0;
@@ -205,6 +234,16 @@ static uint32_t kvmulti_max_words(const struct kvmulti_tx *tx)
 	return most;
 }
 
+/* Whether every watched key's slot still has the version WATCH saw; under
+ * the store's lock. */
+static int kvmulti_watches_hold(const struct kvresp_cmd *c, const struct kvmulti_tx *tx)
+{
+	for (uint32_t i = 0; i < tx->n_watch; i++)
+		if (kvstore_watch_version(c->s, tx->watch[i].slot) != tx->watch[i].version)
+			return 0;
+	return 1;
+}
+
 void kvmulti_cmd_exec(struct kvresp_cmd *c)
 {
 	struct kvmulti_tx *tx = kvmulti_tx_of(c, 0);
@@ -225,8 +264,16 @@ void kvmulti_cmd_exec(struct kvresp_cmd *c)
 		kvresp_error(c->o, "ERR out of memory");
 		return;
 	}
-	kvresp_array(c->o, tx->n_cmds);
+	/* The watches are checked and the commands run under one hold of the
+	 * lock: nothing can change a key in between. */
 	kv_lock(c->inst);
+	if (!kvmulti_watches_hold(c, tx)) {
+		kv_unlock(c->inst);
+		kvmulti_end(tx);
+		kvresp_str(c->o, c->o->proto == 3 ? "_\r\n" : "*-1\r\n"); /* a null array */
+		return;
+	}
+	kvresp_array(c->o, tx->n_cmds);
 	c->inst->in_exec = 1;
 	const uint8_t *p = tx->queue;
 	for (uint32_t k = 0; k < tx->n_cmds; k++)
@@ -236,17 +283,54 @@ void kvmulti_cmd_exec(struct kvresp_cmd *c)
 	kvmulti_end(tx);
 }
 
+/* WATCH key...: note each key's version now, for EXEC to check. */
 void kvmulti_cmd_watch(struct kvresp_cmd *c)
 {
-	struct kvmulti_tx *tx = kvmulti_tx_of(c, 0);
-	if (tx && tx->active)
+	if (!have_conn_data) {
+		kvresp_error(c->o, "ERR WATCH needs a modhost host with ABI 1.4 or later");
+		return;
+	}
+	struct kvmulti_tx *tx = kvmulti_tx_of(c, 1);
+	if (!tx) {
+		kvresp_error(c->o, "ERR out of memory");
+		return;
+	}
+	if (tx->active) {
 		kvresp_error(c->o, "ERR WATCH inside MULTI is not allowed");
-	else
-		kvresp_error(c->o, "ERR WATCH is not supported by kv: MULTI/EXEC runs without it");
+		return;
+	}
+	if (tx->n_watch + c->argc > KVMULTI_MAX_WATCH) {
+		kvresp_error(c->o, "ERR too many watched keys (at most 65536); UNWATCH first");
+		return;
+	}
+	if (tx->n_watch + c->argc > tx->cap_watch) {
+		uint32_t cap = tx->cap_watch ? tx->cap_watch : 16;
+		while (cap < tx->n_watch + c->argc)
+			cap *= 2;
+		struct kvmulti_watch *w = realloc(tx->watch, cap * sizeof(*w));
+		if (!w) {
+			kvresp_error(c->o, "ERR out of memory");
+			return;
+		}
+		tx->watch = w;
+		tx->cap_watch = cap;
+	}
+	kv_lock(c->inst);
+	for (size_t i = 0; i < c->argc; i++) {
+		size_t len;
+		const char *key = kvresp_arg(c, i, &len);
+		struct kvmulti_watch *w = &tx->watch[tx->n_watch++];
+		w->slot = kvstore_watch_slot(c->s, key, len);
+		w->version = kvstore_watch_version(c->s, w->slot);
+	}
+	kv_unlock(c->inst);
+	kvresp_str(c->o, "+OK\r\n");
 }
 
-/* Nothing is ever watched. */
 void kvmulti_cmd_unwatch(struct kvresp_cmd *c)
 {
+	struct kvmulti_tx *tx = kvmulti_tx_of(c, 0);
+	if (tx)
+		kvmulti_unwatch(tx);
 	kvresp_str(c->o, "+OK\r\n");
 }

@@ -34,7 +34,8 @@
 #include "kvhash.h"
 #include "kvstore.h"
 
-#define KVSTORE_MAGIC    0x6b7673746f726532ull /* "kvstore2" */
+#define KVSTORE_MAGIC       0x6b7673746f726533ull /* "kvstore3" */
+#define KVSTORE_WATCH_SLOTS 8192                  /* a power of two */
 #define KVSTORE_CLASSES  128
 #define KVSTORE_SLOT_MIN 64
 /* Buckets of a new store's table; the table never gets smaller. */
@@ -88,6 +89,10 @@ struct kvstore {
 	uint64_t hits, misses, expired, evicted, oom;
 	int64_t created_unix;
 	struct kvstore_class classes[KVSTORE_CLASSES];
+	/* WATCH: a change of a key bumps the version of its slot (hash mod
+	 * KVSTORE_WATCH_SLOTS); emptying the store bumps flushes. */
+	uint64_t flushes;
+	uint64_t versions[KVSTORE_WATCH_SLOTS];
 };
 
 struct kvstore_item {
@@ -298,6 +303,7 @@ static void kvstore_each(struct kvstore *s, void (*fn)(struct kvstore *s, kvstor
 /* Everything gone: no items, no slots carved, a fresh smallest table. */
 static void kvstore_reset(struct kvstore *s)
 {
+	s->flushes++; /* every watched key changed */
 	for (uint32_t c = 0; c < s->n_classes; c++) {
 		s->classes[c].free = s->classes[c].head = s->classes[c].tail = 0;
 		s->classes[c].items = 0;
@@ -478,8 +484,25 @@ static void kvstore_lru_push(struct kvstore *s, kvstore_item *it)
 
 /* Take a linked item out of its bucket, its LRU list and the counts, and
  * free its slot. */
+/* A key with this hash was set, changed or removed. */
+static void kvstore_changed(struct kvstore *s, uint32_t hash)
+{
+	s->versions[hash & (KVSTORE_WATCH_SLOTS - 1)]++;
+}
+
+uint32_t kvstore_watch_slot(const struct kvstore *s, const void *key, size_t klen)
+{
+	return kvstore_hash(s, key, klen) & (KVSTORE_WATCH_SLOTS - 1);
+}
+
+uint64_t kvstore_watch_version(const struct kvstore *s, uint32_t slot)
+{
+	return s->versions[slot & (KVSTORE_WATCH_SLOTS - 1)] + s->flushes;
+}
+
 static void kvstore_remove(struct kvstore *s, kvstore_item *it)
 {
+	kvstore_changed(s, it->hash);
 	ref_t *slot = kvstore_home(s, it->hash);
 	ref_t r = kvstore_ref(s, it);
 	while (*slot && *slot != r)
@@ -584,8 +607,10 @@ int64_t kvstore_expire(const kvstore_item *it)
 
 void kvstore_set_expire(struct kvstore *s, kvstore_item *it, int64_t at)
 {
-	if (it->live)
+	if (it->live) {
 		s->expires += (at != 0) - (it->expire_at != 0);
+		kvstore_changed(s, it->hash);
+	}
 	it->expire_at = at;
 }
 
@@ -693,6 +718,7 @@ int kvstore_link(struct kvstore *s, kvstore_item *it, int64_t expire_at)
 	    kvstore_rehashing(s) ? kvstore_bucket(s, 1, it->hash) : kvstore_bucket(s, 0, it->hash);
 	it->expire_at = expire_at;
 	it->live = 1;
+	kvstore_changed(s, it->hash);
 	it->hnext = *head;
 	*head = kvstore_ref(s, it);
 	if (s->policy == KVSTORE_LRU)

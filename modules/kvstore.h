@@ -67,6 +67,13 @@ const uint8_t *kvstore_value(const kvstore_item *it, size_t *vlen);
 int64_t kvstore_expire(const kvstore_item *it);
 void kvstore_set_expire(struct kvstore *s, kvstore_item *it, int64_t at);
 
+/* WATCH: the version slot of key, and that slot's version now.  A set,
+ * change, expiry, eviction or removal of a key, and emptying the store,
+ * raise the version of its slot; a key that shares the slot (1 in 8192)
+ * raises it too, so a check can fail spuriously but never miss a change. */
+uint32_t kvstore_watch_slot(const struct kvstore *s, const void *key, size_t klen);
+uint64_t kvstore_watch_version(const struct kvstore *s, uint32_t slot);
+
 /* A new, unlinked item holding key and room for vlen bytes of value (to
  * fill through kvstore_value_w), or NULL when it does not fit (after
  * evicting what the policy allows).  The caller links or discards it. */

@@ -120,8 +120,9 @@ END_TEST
 /* ---- redis-py ------------------------------------------------------------------- */
 
 /* redis-py against kv with two workers: strings, expiry, binary data,
- * pipelines with and without MULTI/EXEC, scan_iter, transactions from
- * four threads at once, INFO (redis_py_check.py says what it checks). */
+ * pipelines with and without MULTI/EXEC, scan_iter, transactions and WATCH
+ * compare-and-set loops from four threads at once, INFO
+ * (redis_py_check.py says what it checks). */
 START_TEST(test_redis_py_client)
 {
 	struct harness_daemon *d = harness_start_ready(CONF_HEAD("2") CONF_KV("", ""));

@@ -31,6 +31,17 @@ def expect_error(fn, words, what):
     check(False, f"{what}: no error")
 
 
+def in_threads(fn, n):
+    """Run fn(errors) in n threads at once; returns what they appended."""
+    errors = []
+    threads = [threading.Thread(target=fn, args=(errors,)) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 port = int(sys.argv[1])
 r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
 
@@ -71,7 +82,38 @@ p = r.pipeline()
 p.set("tx2", "v").incr("tx2").set("tx3", "w")
 expect_error(p.execute, "not an integer", "an error inside EXEC")
 check(r.get("tx3") == b"w", "the commands after the failed one still ran")
-expect_error(lambda: r.pipeline().watch("tx"), "WATCH is not supported", "WATCH")
+
+
+# WATCH: a read-modify-write with optimistic locking (redis-py retries on
+# WatchError) from several connections loses no update.
+def cas_worker(errors):
+    c = redis.Redis(host="127.0.0.1", port=port, socket_timeout=10)
+
+    def bump(pipe):
+        v = int(pipe.get("cas") or 0)
+        pipe.multi()
+        pipe.set("cas", v + 1)
+
+    try:
+        for _ in range(50):
+            c.transaction(bump, "cas")
+    except Exception as e:  # noqa: BLE001 - any failure is reported
+        errors.append(repr(e))
+
+
+errors = in_threads(cas_worker, 4)
+check(errors == [], f"WATCH transactions: {errors[:3]}")
+check(r.get("cas") == b"200", f"200 compare-and-set increments, got {r.get('cas')}")
+with r.pipeline() as p:
+    p.watch("cas")
+    r.set("cas", "changed elsewhere")
+    p.multi()
+    p.set("cas", "mine")
+    try:
+        p.execute()
+        check(False, "EXEC ran after a watched key changed")
+    except redis.WatchError:
+        check(r.get("cas") == b"changed elsewhere", "the aborted EXEC ran nothing")
 
 
 # Transactions from several connections at once (the pool spreads them
@@ -87,12 +129,7 @@ def worker(errors):
             errors.append(v)
 
 
-errors = []
-threads = [threading.Thread(target=worker, args=(errors,)) for _ in range(4)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
+errors = in_threads(worker, 4)
 check(errors == [], f"interleaved transactions: {errors[:3]}")
 check(r.get("shared") == b"2000", "all 2000 INCRs counted")
 

@@ -21,6 +21,7 @@
 #include "unit.h"
 #include "buf.h"
 #include "conn.h"
+#include "kv.h"
 #include "kvstore.h"
 #include "loader.h"
 #include "modenv.h"
@@ -539,6 +540,82 @@ END_TEST
 /* MULTI queues, EXEC answers every queued command in one array, DISCARD
  * forgets them; refusals while queuing make EXEC abort; the errors Redis
  * gives for misuse; max_transaction. */
+/* A key of the store whose WATCH slot differs from key's. */
+static void kv_other_slot_key(struct modenv *e, const char *key, char *out, size_t len)
+{
+	struct kv_instance *inst = e->inst.data;
+	uint32_t slot = kvstore_watch_slot(inst->store, key, strlen(key));
+	for (int i = 0;; i++) {
+		snprintf(out, len, "other%d", i);
+		if (kvstore_watch_slot(inst->store, out, strlen(out)) != slot)
+			return;
+	}
+}
+
+/* WATCH: EXEC runs nothing (a null array) when a watched key was set,
+ * changed, expired or deleted, or the store emptied, since; EXEC, DISCARD
+ * and UNWATCH forget the watches; a write to another key does not count. */
+START_TEST(kv_watch)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-watch", NULL);
+	char other[32], cmd[64];
+	kv_other_slot_key(&e, "k", other, sizeof(other));
+	KV_EXPECT(&e, "SET|k|1", "+OK\r\n");
+
+	/* Unchanged, or only another key written: EXEC runs. */
+	KV_EXPECT(&e, "WATCH|k|absent", "+OK\r\n");
+	snprintf(cmd, sizeof(cmd), "SET|%s|x", other);
+	KV_EXPECT(&e, cmd, "+OK\r\n");
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, "INCR|k", "+QUEUED\r\n");
+	KV_EXPECT(&e, "EXEC", "*1\r\n:2\r\n");
+
+	/* Each kind of change makes the next EXEC run nothing. */
+	const char *const changes[] = {"SET|k|5",       "INCR|k", "APPEND|k|0",     "EXPIRE|k|100",
+	                               "PEXPIREAT|k|1", "DEL|k",  "SET|absent|now", "FLUSHALL"};
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		KV_EXPECT(&e, "SET|k|1", "+OK\r\n");
+		KV_EXPECT(&e, "WATCH|k|absent", "+OK\r\n");
+		kv_run(&e, changes[i]);
+		KV_EXPECT(&e, "MULTI", "+OK\r\n");
+		KV_EXPECT(&e, "SET|k|tx", "+QUEUED\r\n");
+		ck_assert_msg(strcmp(kv_run(&e, "EXEC"), "*-1\r\n") == 0, "after %s", changes[i]);
+		ck_assert_msg(strcmp(kv_run(&e, "GET|k"), "$2\r\ntx\r\n") != 0, "ran after %s",
+		              changes[i]);
+	}
+	/* In RESP3 the aborted EXEC is a null. */
+	KV_EXPECT(&e, "WATCH|k", "+OK\r\n");
+	KV_EXPECT(&e, "SET|k|2", "+OK\r\n");
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	ck_assert_str_eq(kv_run_v(&e, 3, "EXEC", NULL), "_\r\n");
+
+	/* EXEC (run or not), DISCARD and UNWATCH forget the watches. */
+	KV_EXPECT(&e, "SET|k|1", "+OK\r\n");
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, "EXEC", "*0\r\n");
+	const char *const forget[] = {"DISCARD", "UNWATCH"};
+	for (size_t i = 0; i < 2; i++) {
+		KV_EXPECT(&e, "WATCH|k", "+OK\r\n");
+		if (i == 0)
+			KV_EXPECT(&e, "MULTI", "+OK\r\n");
+		KV_EXPECT(&e, forget[i], "+OK\r\n");
+		KV_EXPECT(&e, "SET|k|changed", "+OK\r\n");
+		KV_EXPECT(&e, "MULTI", "+OK\r\n");
+		KV_EXPECT(&e, "GET|k", "+QUEUED\r\n");
+		ck_assert_msg(strcmp(kv_run(&e, "EXEC"), "*1\r\n$7\r\nchanged\r\n") == 0,
+		              "watch kept after %s", forget[i]);
+	}
+	KV_EXPECT(&e, "MULTI", "+OK\r\n");
+	KV_EXPECT(&e, "WATCH|k", "-ERR WATCH inside MULTI is not allowed\r\n");
+	KV_EXPECT(&e, "DISCARD", "+OK\r\n");
+	KV_EXPECT(&e, "WATCH", "-ERR wrong number of arguments for 'watch' command\r\n");
+	/* A connection that goes away while watching frees its list. */
+	KV_EXPECT(&e, "WATCH|a|b|c", "+OK\r\n");
+	modenv_close(&e);
+}
+END_TEST
+
 START_TEST(kv_transactions)
 {
 	const char *const small_tx[] = {"max_transaction=200", NULL};
@@ -583,10 +660,7 @@ START_TEST(kv_transactions)
 	KV_EXPECT(&e, "MULTI", "+OK\r\n");
 	KV_EXPECT(&e, "EXEC", "*0\r\n");
 
-	/* Not in a transaction: HELLO, AUTH; WATCH is not supported. */
-	KV_EXPECT(&e, "WATCH|k",
-	          "-ERR WATCH is not supported by kv: MULTI/EXEC runs without it\r\n");
-	KV_EXPECT(&e, "UNWATCH", "+OK\r\n");
+	/* Not in a transaction: WATCH, HELLO, AUTH. */
 	KV_EXPECT(&e, "MULTI", "+OK\r\n");
 	KV_EXPECT(&e, "WATCH|k", "-ERR WATCH inside MULTI is not allowed\r\n");
 	KV_EXPECT(&e, "HELLO|3", "-ERR Command not allowed inside a transaction\r\n");
@@ -890,6 +964,7 @@ static Suite *kv_suite(void)
 	tcase_add_test(tc, kv_server_commands_and_errors);
 	tcase_add_test(tc, kv_memory_cap_refuses_writes);
 	tcase_add_test(tc, kv_transactions);
+	tcase_add_test(tc, kv_watch);
 	tcase_add_test(tc, kv_lru_evicts_the_least_recently_used);
 	suite_add_tcase(s, tc);
 

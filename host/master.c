@@ -27,6 +27,10 @@
 #include "status.h"
 #include "worker.h"
 
+#ifdef MH_SANITIZERS
+#include <sanitizer/lsan_interface.h>
+#endif
+
 /* A worker that dies sooner than this after its start counts as failing to
  * start; its replacements are delayed exponentially up to the cap. */
 #define RESPAWN_STABLE_MS 5000
@@ -131,6 +135,12 @@ static void worker_child(struct master *ms, struct worker_proc *p)
 	if (drop_privileges(&ms->gen->cfg->server) < 0)
 		_exit(2);
 	int code = worker_run(&ms->gen, p->id, NULL);
+#ifdef MH_SANITIZERS
+	/* _exit skips LeakSanitizer's check at exit: run it here, so that a
+	 * sanitizer build reports what a worker leaked (a report ends the
+	 * worker with LeakSanitizer's exit code, and the tests see it). */
+	__lsan_do_leak_check();
+#endif
 	_exit(code);
 }
 

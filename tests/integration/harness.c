@@ -683,8 +683,19 @@ int harness_wait_exit(struct harness_daemon *d, int timeout_ms, int *status)
 	return d->reaped;
 }
 
+/* How long a sanitizer build's daemon gets to stop by itself. */
+#define HARNESS_STOP_GRACE_MS 15000
+
 void harness_stop(struct harness_daemon *d)
 {
+	/* A sanitizer build stops the daemon as an operator would, with
+	 * SIGTERM, so that every worker runs LeakSanitizer before it exits
+	 * (host/master.c) and a leak fails the test through the log check
+	 * below; a daemon that does not stop in time is killed. */
+	if (!d->reaped && harness_sanitized() && !harness_crashes_expected) {
+		kill(d->pid, SIGTERM);
+		harness_wait_exit(d, HARNESS_STOP_GRACE_MS, NULL);
+	}
 	if (!d->reaped) {
 		kill(-d->pid, SIGKILL);
 		kill(d->pid, SIGKILL);

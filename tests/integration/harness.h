@@ -14,7 +14,9 @@
  * Like nginx's test harness, stopping a daemon (harness_stop, and so
  * harness_cleanup) checks its whole log: a sanitizer report, or an
  * error-level line the test did not announce with harness_expect_errors,
- * fails the test. */
+ * fails the test.  In a sanitizer build that includes a leak a worker
+ * made: harness_stop lets the daemon stop by itself, and each worker runs
+ * LeakSanitizer before it exits. */
 #ifndef MH_TEST_HARNESS_H
 #define MH_TEST_HARNESS_H
 
@@ -125,7 +127,8 @@ void harness_signal(struct harness_daemon *d, int sig);
  * status in *status, or 0 if it is still running. */
 int harness_wait_exit(struct harness_daemon *d, int timeout_ms, int *status);
 /* Kill (SIGKILL to its process group) and reap the daemon if it still
- * runs, and stop following its log.  The log stays readable.  The first
+ * runs, and stop following its log.  A sanitizer build first sends SIGTERM
+ * and waits up to 15 s, so that each worker's LeakSanitizer check runs.  The log stays readable.  The first
  * call then checks the log (see harness_expect_errors) and fails the test,
  * printing the log, on a sanitizer report or an unexpected error line. */
 void harness_stop(struct harness_daemon *d);

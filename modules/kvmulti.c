@@ -20,6 +20,9 @@
 /* The host table (kvmulti_init), and whether it has conn_data (1.4). */
 static const mh_host_api *host;
 static int have_conn_data;
+/* Connections of this worker inside MULTI: while there are none, a
+ * command needs no look at its connection's state. */
+static uint32_t kvmulti_open;
 
 /* A connection's transaction.  queue holds the commands one after the
  * other: a uint32_t word count, then each word as a uint32_t length and
@@ -53,10 +56,16 @@ void kvmulti_init(const mh_host_api *api)
 	have_conn_data = MH_HOST_HAS(api, conn_data);
 }
 
+static void kvmulti_unwatch(struct kv_instance *inst, struct kvmulti_tx *tx);
+
 static void kvmulti_release(mh_module *m, void *data)
 {
-	(void)m;
 	struct kvmulti_tx *tx = data;
+	if (tx->active)
+		kvmulti_open--;
+	struct kv_instance *inst = host->module_data(m);
+	if (inst)
+		kvmulti_unwatch(inst, tx);
 	free(tx->queue);
 	free(tx->watch);
 }
@@ -71,8 +80,14 @@ static struct kvmulti_tx *kvmulti_tx_of(struct kvresp_cmd *c, int make)
 	                       make ? sizeof(struct kvmulti_tx) : 0, kvmulti_release);
 }
 
-static void kvmulti_unwatch(struct kvmulti_tx *tx)
+/* Forget tx's watches (the store's watcher count with them). */
+static void kvmulti_unwatch(struct kv_instance *inst, struct kvmulti_tx *tx)
 {
+	if (tx->n_watch) {
+		kv_lock(inst);
+		kvstore_watchers_add(inst->store, -1);
+		kv_unlock(inst);
+	}
 	tx->n_watch = 0;
 	if (tx->cap_watch > 64) {
 		free(tx->watch);
@@ -83,9 +98,11 @@ static void kvmulti_unwatch(struct kvmulti_tx *tx)
 
 /* Leave MULTI and forget the watches; the queue's memory stays for the
  * next one unless large. */
-static void kvmulti_end(struct kvmulti_tx *tx)
+static void kvmulti_end(struct kv_instance *inst, struct kvmulti_tx *tx)
 {
-	kvmulti_unwatch(tx);
+	kvmulti_unwatch(inst, tx);
+	if (tx->active)
+		kvmulti_open--;
 	tx->active = 0;
 	tx->failed = 0;
 	tx->n_cmds = 0;
@@ -142,8 +159,10 @@ static int kvmulti_append(struct kvmulti_tx *tx, struct kvresp_cmd *c)
 
 int kvmulti_intercept(struct kvresp_cmd *c, const struct kvresp_command *cmd)
 {
+	if (!kvmulti_open || (cmd && (cmd->flags & KVRESP_NOW)))
+		return 0;
 	struct kvmulti_tx *tx = kvmulti_tx_of(c, 0);
-	if (!tx || !tx->active || (cmd && (cmd->flags & KVRESP_NOW)))
+	if (!tx || !tx->active)
 		return 0;
 	if (!cmd) {
 		kvresp_unknown_command(c);
@@ -177,6 +196,7 @@ void kvmulti_cmd_multi(struct kvresp_cmd *c)
 		kvresp_error(c->o, "ERR MULTI calls can not be nested");
 	} else {
 		tx->active = 1;
+		kvmulti_open++;
 		kvresp_str(c->o, "+OK\r\n");
 	}
 }
@@ -188,7 +208,7 @@ void kvmulti_cmd_discard(struct kvresp_cmd *c)
 		kvresp_error(c->o, "ERR DISCARD without MULTI");
 		return;
 	}
-	kvmulti_end(tx);
+	kvmulti_end(c->inst, tx);
 	kvresp_str(c->o, "+OK\r\n");
 }
 
@@ -252,7 +272,7 @@ void kvmulti_cmd_exec(struct kvresp_cmd *c)
 		return;
 	}
 	if (tx->failed) {
-		kvmulti_end(tx);
+		kvmulti_end(c->inst, tx);
 		kvresp_error(c->o, "EXECABORT Transaction discarded because of previous errors.");
 		return;
 	}
@@ -260,7 +280,7 @@ void kvmulti_cmd_exec(struct kvresp_cmd *c)
 	struct kvresp_argref *words =
 	    host->msg_alloc(c->req, (most ? most : 1) * sizeof(struct kvresp_argref));
 	if (!words) {
-		kvmulti_end(tx);
+		kvmulti_end(c->inst, tx);
 		kvresp_error(c->o, "ERR out of memory");
 		return;
 	}
@@ -269,7 +289,7 @@ void kvmulti_cmd_exec(struct kvresp_cmd *c)
 	kv_lock(c->inst);
 	if (!kvmulti_watches_hold(c, tx)) {
 		kv_unlock(c->inst);
-		kvmulti_end(tx);
+		kvmulti_end(c->inst, tx);
 		kvresp_str(c->o, c->o->proto == 3 ? "_\r\n" : "*-1\r\n"); /* a null array */
 		return;
 	}
@@ -280,7 +300,7 @@ void kvmulti_cmd_exec(struct kvresp_cmd *c)
 		kvmulti_run_one(c, &p, words);
 	c->inst->in_exec = 0;
 	kv_unlock(c->inst);
-	kvmulti_end(tx);
+	kvmulti_end(c->inst, tx);
 }
 
 /* WATCH key...: note each key's version now, for EXEC to check. */
@@ -316,6 +336,8 @@ void kvmulti_cmd_watch(struct kvresp_cmd *c)
 		tx->cap_watch = cap;
 	}
 	kv_lock(c->inst);
+	if (tx->n_watch == 0)
+		kvstore_watchers_add(c->s, 1); /* versions move from now on */
 	for (size_t i = 0; i < c->argc; i++) {
 		size_t len;
 		const char *key = kvresp_arg(c, i, &len);
@@ -331,6 +353,6 @@ void kvmulti_cmd_unwatch(struct kvresp_cmd *c)
 {
 	struct kvmulti_tx *tx = kvmulti_tx_of(c, 0);
 	if (tx)
-		kvmulti_unwatch(tx);
+		kvmulti_unwatch(c->inst, tx);
 	kvresp_str(c->o, "+OK\r\n");
 }

@@ -89,8 +89,10 @@ struct kvstore {
 	uint64_t hits, misses, expired, evicted, oom;
 	int64_t created_unix;
 	struct kvstore_class classes[KVSTORE_CLASSES];
-	/* WATCH: a change of a key bumps the version of its slot (hash mod
-	 * KVSTORE_WATCH_SLOTS); emptying the store bumps flushes. */
+	/* WATCH: while a connection watches (watchers > 0), a change of a key
+	 * bumps the version of its slot (hash mod KVSTORE_WATCH_SLOTS);
+	 * emptying the store bumps flushes. */
+	uint64_t watchers;
 	uint64_t flushes;
 	uint64_t versions[KVSTORE_WATCH_SLOTS];
 };
@@ -487,7 +489,14 @@ static void kvstore_lru_push(struct kvstore *s, kvstore_item *it)
 /* A key with this hash was set, changed or removed. */
 static void kvstore_changed(struct kvstore *s, uint32_t hash)
 {
-	s->versions[hash & (KVSTORE_WATCH_SLOTS - 1)]++;
+	if (s->watchers)
+		s->versions[hash & (KVSTORE_WATCH_SLOTS - 1)]++;
+}
+
+void kvstore_watchers_add(struct kvstore *s, int delta)
+{
+	if (delta > 0 || s->watchers >= (uint64_t)-delta)
+		s->watchers += (uint64_t)(int64_t)delta;
 }
 
 uint32_t kvstore_watch_slot(const struct kvstore *s, const void *key, size_t klen)

@@ -73,6 +73,11 @@ void kvstore_set_expire(struct kvstore *s, kvstore_item *it, int64_t at);
  * raises it too, so a check can fail spuriously but never miss a change. */
 uint32_t kvstore_watch_slot(const struct kvstore *s, const void *key, size_t klen);
 uint64_t kvstore_watch_version(const struct kvstore *s, uint32_t slot);
+/* Versions move only while some connection watches: add 1 before taking
+ * the first versions of a connection's watches, and -1 when it drops them
+ * (under the lock).  A worker that dies watching leaves the count up,
+ * which costs only the bumps. */
+void kvstore_watchers_add(struct kvstore *s, int delta);
 
 /* A new, unlinked item holding key and room for vlen bytes of value (to
  * fill through kvstore_value_w), or NULL when it does not fit (after

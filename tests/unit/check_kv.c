@@ -879,6 +879,44 @@ START_TEST(kvstore_scan_sees_every_key_while_the_table_grows)
 }
 END_TEST
 
+/* WATCH versions move only while some connection watches, and keep moving
+ * until the last watcher leaves; emptying the store always moves them. */
+START_TEST(kvstore_watch_versions_move_while_watched)
+{
+	void *zone;
+	size_t size;
+	struct kvstore *s = store_new(&zone, &size, KVSTORE_NOEVICTION);
+	uint32_t slot = kvstore_watch_slot(s, "k", 1);
+	uint64_t v0 = kvstore_watch_version(s, slot);
+	ck_assert_int_eq(store_put(s, "k", 8), 0);
+	ck_assert_uint_eq(kvstore_watch_version(s, slot), v0); /* nobody watches */
+	kvstore_watchers_add(s, 1);
+	kvstore_watchers_add(s, 1);
+	uint64_t v1 = kvstore_watch_version(s, slot);
+	ck_assert_int_eq(store_put(s, "k", 8), 0); /* replaces: removed and linked */
+	ck_assert_uint_gt(kvstore_watch_version(s, slot), v1);
+	kvstore_watchers_add(s, -1); /* one of two leaves: still watched */
+	v1 = kvstore_watch_version(s, slot);
+	int64_t now = 0;
+	ck_assert_int_eq(kvstore_delete(s, "k", 1, &now), 1);
+	ck_assert_uint_gt(kvstore_watch_version(s, slot), v1);
+	kvstore_watchers_add(s, -1);
+	kvstore_watchers_add(s, -1); /* never below zero */
+	v1 = kvstore_watch_version(s, slot);
+	ck_assert_int_eq(store_put(s, "k", 8), 0);
+	ck_assert_uint_eq(kvstore_watch_version(s, slot), v1);
+	kvstore_watchers_add(s, 1); /* one watcher again: counted from zero */
+	v1 = kvstore_watch_version(s, slot);
+	ck_assert_int_eq(store_put(s, "k", 8), 0);
+	ck_assert_uint_gt(kvstore_watch_version(s, slot), v1);
+	kvstore_watchers_add(s, -1);
+	v1 = kvstore_watch_version(s, slot);
+	kvstore_flush(s);
+	ck_assert_uint_gt(kvstore_watch_version(s, slot), v1);
+	munmap(zone, size);
+}
+END_TEST
+
 START_TEST(kvstore_lock_taken_over_from_a_dead_holder)
 {
 	void *zone;
@@ -969,6 +1007,7 @@ static Suite *kv_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kvstore");
+	tcase_add_test(tc, kvstore_watch_versions_move_while_watched);
 	tcase_add_test(tc, kvstore_lock_taken_over_from_a_dead_holder);
 	tcase_add_test(tc, kvstore_reattach_keeps_keys_and_applies_the_policy);
 	tcase_add_test(tc, kvstore_table_grows_while_serving);

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <gnutls/gnutls.h>
 
+#include "config.h"
 #include "describe.h"
 #include "generation.h"
 #include "log.h"
@@ -24,6 +25,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: modhostd [-f] [-c FILE]   serve\n"
 	        "       modhostd -t [-c FILE]     check the configuration and modules, then exit\n"
+	        "       modhostd -T [-c FILE]     check, then print every configuration file read\n"
 	        "       modhostd -V               print version, ABI version and build options\n"
 	        "       modhostd -M FILE.so       print a module's descriptor\n"
 	        "options:\n"
@@ -82,7 +84,39 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int check_config(const char *path)
+/* Copy the file at path to stdout after a "# configuration file PATH:"
+ * line.  Returns 0, or -1 after saying why on stderr. */
+static int dump_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "modhostd: cannot read %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	printf("# configuration file %s:\n", path);
+	char buf[8192];
+	size_t n, last = 0;
+	char end = '\n';
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		fwrite(buf, 1, n, stdout);
+		last = n;
+		end = buf[n - 1];
+	}
+	int failed = ferror(f);
+	fclose(f);
+	if (last && end != '\n')
+		putchar('\n');
+	putchar('\n');
+	if (failed) {
+		fprintf(stderr, "modhostd: cannot read %s\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* -t, and -T (dump): check path as a reload would, modules included; with
+ * dump, then print every file that was read, in the order read. */
+static int check_config(const char *path, int dump)
 {
 	char err[2048];
 	struct generation *gen;
@@ -91,21 +125,26 @@ static int check_config(const char *path)
 		fprintf(stderr, "modhostd: configuration %s test failed\n", path);
 		return 1;
 	}
-	generation_free(gen);
 	printf("modhostd: configuration %s is valid\n", path);
-	return 0;
+	int rc = 0;
+	for (size_t i = 0; dump && i < gen->cfg->n_files && rc == 0; i++)
+		rc = dump_file(gen->cfg->files[i]) < 0;
+	generation_free(gen);
+	fflush(stdout);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	const char *config_path = MH_CONFIG_FILE;
 	const char *describe = NULL;
-	int test = 0, foreground = 0, opt;
+	int test = 0, dump = 0, foreground = 0, opt;
 
-	while ((opt = getopt(argc, argv, "c:tVfM:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:tTVfM:h")) != -1) {
 		switch (opt) {
 		case 'c': config_path = optarg; break;
 		case 't': test = 1; break;
+		case 'T': test = dump = 1; break;
 		case 'f': foreground = 1; break;
 		case 'M': describe = optarg; break;
 		case 'V': print_version(); return 0;
@@ -121,7 +160,7 @@ int main(int argc, char **argv)
 		return describe_module(describe, stdout, stderr);
 	log_set_process("master", -1);
 	if (test)
-		return check_config(config_path);
+		return check_config(config_path, dump);
 	raise_fd_limit();
 	if (!foreground && daemonize() < 0) {
 		fprintf(stderr, "modhostd: cannot daemonize: %s\n", strerror(errno));

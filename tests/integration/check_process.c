@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,6 +110,55 @@ START_TEST(test_check_mode_accepts_a_good_config)
 	harness_assert(strstr(out, want) != NULL, "expected '%s' in:\n%s", want, out);
 	free(out);
 	free(path);
+}
+END_TEST
+
+/* -T: a valid configuration, then every file read, in the order read
+ * (the main file, then the include folder's *.ini in name order), each
+ * whole after a "# configuration file PATH:" line; nothing on a bad one. */
+START_TEST(test_dump_mode_prints_every_file_read)
+{
+	char *path = harness_tmpfile("dump.ini");
+	char *dir = harness_tmpfile("dump.d");
+	harness_assert(mkdir(dir, 0755) == 0, "mkdir %s: %s", dir, strerror(errno));
+	char *b = harness_tmpfile("dump.d/b.ini"), *a = harness_tmpfile("dump.d/a.ini");
+	char *skipped = harness_tmpfile("dump.d/notes.txt");
+	harness_write_file(path, CONF_WORKERS("1", "include = dump.d\n"),
+	                   harness_test_module("testhandler"));
+	harness_write_file(b, "; b, read second\n[module echo]");
+	harness_write_file(a, "; a, read first\n[module line]\n");
+	harness_write_file(skipped, "not a configuration file\n");
+	char *argv[] = {(char *)harness_env("MODHOSTD"), "-T", "-c", path, NULL};
+	char *out;
+	int st = harness_run(argv, &out, HARNESS_WAIT_MS);
+	harness_assert(exited_zero(st), "-T: status %d, output:\n%s", st, out);
+	char want[4096];
+	int n = snprintf(want, sizeof(want),
+	                 "modhostd: configuration %s is valid\n"
+	                 "# configuration file %s:\n",
+	                 path, path);
+	snprintf(want + n, sizeof(want) - (size_t)n, CONF_WORKERS("1", "include = dump.d\n"),
+	         harness_test_module("testhandler"));
+	harness_assert(strncmp(out, want, strlen(want)) == 0, "-T output:\n%s\nexpected first:\n%s",
+	               out, want);
+	const char *pa = strstr(out, "/dump.d/a.ini:\n; a, read first\n[module line]\n\n");
+	const char *pb = strstr(out, "/dump.d/b.ini:\n; b, read second\n[module echo]\n\n");
+	harness_assert(pa && pb && pa < pb, "-T: the folder's files, whole and in order:\n%s", out);
+	harness_assert(strstr(out, "not a configuration file") == NULL, "-T printed notes.txt");
+	free(out);
+
+	/* A bad file: the error, and nothing printed. */
+	harness_write_file(a, "[module line]\nbogus = 1\n");
+	st = harness_run(argv, &out, HARNESS_WAIT_MS);
+	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "-T on a bad file: status %d", st);
+	harness_assert(strstr(out, "a.ini:2: ") && !strstr(out, "# configuration file"),
+	               "-T on a bad file:\n%s", out);
+	free(out);
+	free(path);
+	free(dir);
+	free(a);
+	free(b);
+	free(skipped);
 }
 END_TEST
 
@@ -726,6 +776,7 @@ static Suite *process_suite(void)
 	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_check_mode_accepts_a_good_config);
+	tcase_add_test(tc, test_dump_mode_prints_every_file_read);
 	tcase_add_test(tc, test_check_mode_reports_unknown_key_and_bad_duration_with_line);
 	tcase_add_test(tc, test_check_mode_reports_missing_module_file_with_line);
 	tcase_add_test(tc, test_start_refuses_a_module_built_for_another_abi);

@@ -5,9 +5,13 @@
  * modules/kvkeys.c; the RESP writer, the command table and the connection
  * commands modules/kvresp.c.  See doc/internals/resp-kv.md. */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +36,10 @@ int64_t kvdb_unix_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* Room for any long double written with %.17Lf (about 4,950 digits at
+ * most), as Redis's MAX_LONG_DOUBLE_CHARS. */
+#define KVDB_FLOAT_CHARS 5120
 
 /* The longest value APPEND makes, as Redis's proto-max-bulk-len. */
 #define KVDB_MAX_VALUE (512u << 20)
@@ -463,6 +471,78 @@ void kvdb_cmd_incr(struct kvresp_cmd *c)
 		kvresp_error(c->o, kvdb_err_oom);
 	else
 		kvresp_int(c->o, cur);
+	kv_unlock(c->inst);
+}
+
+/* A Redis float: the whole of len bytes, no leading space, not NaN (as
+ * INCRBYFLOAT reads its argument and the stored value).  0 or -1. */
+static int kvdb_value_ld(const char *v, size_t len, long double *out)
+{
+	char text[KVDB_FLOAT_CHARS];
+	if (len == 0 || len >= sizeof(text) || isspace((unsigned char)v[0]))
+		return -1;
+	memcpy(text, v, len);
+	text[len] = '\0';
+	char *end;
+	errno = 0;
+	long double d = strtold(text, &end);
+	if (end != text + len || errno == ERANGE || isnan(d))
+		return -1;
+	*out = d;
+	return 0;
+}
+
+/* INCRBYFLOAT key increment: the sum written as Redis writes it (17
+ * decimals, trailing zeros and point dropped), the key's TTL kept. */
+void kvdb_cmd_incrbyfloat(struct kvresp_cmd *c)
+{
+	static const char not_float[] = "ERR value is not a valid float";
+	size_t klen, ilen;
+	const char *key = kvresp_arg(c, 0, &klen);
+	const char *inc = kvresp_arg(c, 1, &ilen);
+	long double by, cur = 0;
+	if (kvdb_value_ld(inc, ilen, &by) < 0) {
+		kvresp_error(c->o, not_float);
+		return;
+	}
+	int64_t now = 0, expire_at = 0;
+	kv_lock(c->inst);
+	kvstore_item *old = kvstore_find(c->s, key, klen, &now, 0);
+	if (old) {
+		size_t vlen;
+		const uint8_t *v = kvstore_value(old, &vlen);
+		if (kvdb_value_ld((const char *)v, vlen, &cur) < 0) {
+			kv_unlock(c->inst);
+			kvresp_error(c->o, not_float);
+			return;
+		}
+		expire_at = kvstore_expire(old);
+	}
+	cur += by;
+	if (isnan(cur) || isinf(cur)) {
+		kv_unlock(c->inst);
+		kvresp_error(c->o, "ERR increment would produce NaN or Infinity");
+		return;
+	}
+	char text[KVDB_FLOAT_CHARS];
+	int n = snprintf(text, sizeof(text), "%.17Lf", cur);
+	if (n <= 0 || (size_t)n >= sizeof(text)) {
+		kv_unlock(c->inst);
+		kvresp_error(c->o, "ERR increment would produce NaN or Infinity");
+		return;
+	}
+	if (memchr(text, '.', (size_t)n)) {
+		while (text[n - 1] == '0')
+			n--;
+		if (text[n - 1] == '.')
+			n--;
+	}
+	if (n == 2 && memcmp(text, "-0", 2) == 0)
+		text[0] = '0', n = 1; /* no negative zero */
+	if (kvdb_store(c, key, klen, text, (size_t)n, expire_at, 0, &now) < 0)
+		kvresp_error(c->o, kvdb_err_oom);
+	else
+		kvresp_bulk(c->o, text, (size_t)n);
 	kv_unlock(c->inst);
 }
 

@@ -39,6 +39,7 @@ void kvdb_cmd_setrange(struct kvresp_cmd *c);
 void kvdb_cmd_getrange(struct kvresp_cmd *c);
 void kvdb_cmd_getex(struct kvresp_cmd *c);
 void kvdb_cmd_incr(struct kvresp_cmd *c); /* INCR, DECR, INCRBY, DECRBY */
+void kvdb_cmd_incrbyfloat(struct kvresp_cmd *c);
 void kvdb_cmd_mget(struct kvresp_cmd *c);
 void kvdb_cmd_mset(struct kvresp_cmd *c); /* MSET and MSETNX */
 

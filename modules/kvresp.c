@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "kv.h"
 #include "kvdb.h"
@@ -272,6 +273,19 @@ static void kvresp_cmd_ping(struct kvresp_cmd *c)
 	kvresp_bulk(c->o, a, len);
 }
 
+/* TIME: the server's clock, seconds and microseconds, as two bulks. */
+static void kvresp_cmd_time(struct kvresp_cmd *c)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char sec[24], usec[24];
+	snprintf(sec, sizeof(sec), "%lld", (long long)ts.tv_sec);
+	snprintf(usec, sizeof(usec), "%ld", ts.tv_nsec / 1000);
+	kvresp_array(c->o, 2);
+	kvresp_cbulk(c->o, sec);
+	kvresp_cbulk(c->o, usec);
+}
+
 static void kvresp_cmd_echo(struct kvresp_cmd *c)
 {
 	size_t len;
@@ -438,6 +452,7 @@ static const struct kvresp_command kvresp_commands[] = {
     {"DECR", 4, 2, kvdb_cmd_incr, 0},
     {"INCRBY", 6, 3, kvdb_cmd_incr, 0},
     {"DECRBY", 6, 3, kvdb_cmd_incr, 0},
+    {"INCRBYFLOAT", 11, 3, kvdb_cmd_incrbyfloat, 0},
     {"MGET", 4, -2, kvdb_cmd_mget, 0},
     {"MSET", 4, -3, kvdb_cmd_mset, 0},
     {"SETEX", 5, 4, kvdb_cmd_setex, 0},
@@ -471,6 +486,7 @@ static const struct kvresp_command kvresp_commands[] = {
     {"KEYS", 4, 2, kvkeys_cmd_keys, 0},
     {"SCAN", 4, -2, kvkeys_cmd_scan, 0},
     {"ECHO", 4, 2, kvresp_cmd_echo, 0},
+    {"TIME", 4, 1, kvresp_cmd_time, 0},
     {"DBSIZE", 6, 1, kvdb_cmd_dbsize, 0},
     {"FLUSHALL", 8, -1, kvdb_cmd_flush, 0},
     {"FLUSHDB", 7, -1, kvdb_cmd_flush, 0},

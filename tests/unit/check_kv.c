@@ -107,6 +107,50 @@ START_TEST(kv_strings_and_counters)
 }
 END_TEST
 
+/* INCRBYFLOAT as Redis documents it: 17 decimals with the trailing zeros
+ * dropped, exponents accepted, the TTL kept, NaN and infinity refused;
+ * TIME. */
+START_TEST(kv_incrbyfloat_and_time)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-float", NULL);
+	KV_EXPECT(&e, "SET|f|10.50|EX|100", "+OK\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|f|0.1", "$4\r\n10.6\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|f|-5", "$3\r\n5.6\r\n");
+	KV_EXPECT(&e, "TTL|f", ":100\r\n");
+	KV_EXPECT(&e, "SET|f|5.0e3", "+OK\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|f|2.0e2", "$4\r\n5200\r\n");
+	KV_EXPECT(&e, "GET|f", "$4\r\n5200\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|new|3", "$1\r\n3\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|new|-3", "$1\r\n0\r\n"); /* not -0 */
+	KV_EXPECT(&e, "INCRBYFLOAT|new|-0.25", "$5\r\n-0.25\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|f|abc", "-ERR value is not a valid float\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|f| 1", "-ERR value is not a valid float\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|f|1 ", "-ERR value is not a valid float\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|f|nan", "-ERR value is not a valid float\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|f|", "-ERR value is not a valid float\r\n");
+	KV_EXPECT(&e, "SET|s|hello", "+OK\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|s|1", "-ERR value is not a valid float\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|f|inf", "-ERR increment would produce NaN or Infinity\r\n");
+	KV_EXPECT(&e, "SET|huge|1e4932", "+OK\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|huge|1e4932",
+	          "-ERR increment would produce NaN or Infinity\r\n");
+	KV_EXPECT(&e, "GET|s", "$5\r\nhello\r\n");
+	KV_EXPECT(&e, "INCRBYFLOAT|f",
+	          "-ERR wrong number of arguments for 'incrbyfloat' command\r\n");
+
+	const char *t = kv_run(&e, "TIME");
+	long long sec = 0, usec = -1;
+	int n1 = 0;
+	ck_assert_msg(sscanf(t, "*2\r\n$%d\r\n%lld\r\n$%*d\r\n%lld\r\n", &n1, &sec, &usec) == 3,
+	              "TIME: %s", t);
+	long long now = (long long)time(NULL);
+	ck_assert_msg(sec >= now - 5 && sec <= now + 5 && usec >= 0 && usec < 1000000, "TIME: %s",
+	              t);
+	modenv_close(&e);
+}
+END_TEST
+
 START_TEST(kv_older_string_forms)
 {
 	struct modenv e;
@@ -992,6 +1036,7 @@ static Suite *kv_suite(void)
 	Suite *s = suite_create("kv");
 	TCase *tc = tcase_create("kv");
 	tcase_add_test(tc, kv_strings_and_counters);
+	tcase_add_test(tc, kv_incrbyfloat_and_time);
 	tcase_add_test(tc, kv_older_string_forms);
 	tcase_add_test(tc, kv_key_commands);
 	tcase_add_test(tc, kv_ranges_getex_msetnx);

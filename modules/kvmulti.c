@@ -24,14 +24,15 @@ static int have_conn_data;
  * command needs no look at its connection's state. */
 static uint32_t kvmulti_open;
 
-/* A connection's transaction.  queue holds the commands one after the
- * other: a uint32_t word count, then each word as a uint32_t length and
- * its bytes (the command name first). */
+/* A watched key: its version slot, and the slot's version at WATCH. */
 struct kvmulti_watch {
 	uint32_t slot;
 	uint64_t version;
 };
 
+/* A connection's transaction.  queue holds the commands one after the
+ * other: a uint32_t word count, then each word as a uint32_t length and
+ * its bytes (the command name first). */
 struct kvmulti_tx {
 	int active; /* between MULTI and EXEC or DISCARD */
 	int failed; /* a command was refused while queuing: EXEC aborts */
@@ -128,6 +129,8 @@ static int kvmulti_append(struct kvmulti_tx *tx, struct kvresp_cmd *c)
 	for (size_t i = 0; i < c->argc; i++) {
 		size_t len;
 		kvresp_arg(c, i, &len);
+		if (len > UINT32_MAX)
+			return -1; /* lengths are kept in 32 bits */
 		need += len;
 	}
 	if (need > c->inst->max_transaction || tx->used > c->inst->max_transaction - need)

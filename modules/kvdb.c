@@ -5,13 +5,9 @@
  * modules/kvkeys.c; the RESP writer, the command table and the connection
  * commands modules/kvresp.c.  See doc/internals/resp-kv.md. */
 #define _GNU_SOURCE
-#include <ctype.h>
-#include <errno.h>
 #include <fnmatch.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,10 +32,6 @@ int64_t kvdb_unix_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-
-/* Room for any long double written with %.17Lf (about 4,950 digits at
- * most), as Redis's MAX_LONG_DOUBLE_CHARS. */
-#define KVDB_FLOAT_CHARS 5120
 
 /* The longest value APPEND makes, as Redis's proto-max-bulk-len. */
 #define KVDB_MAX_VALUE (512u << 20)
@@ -80,10 +72,8 @@ void kvdb_cmd_get(struct kvresp_cmd *c)
 	kv_unlock(c->inst);
 }
 
-/* Store value under key with an absolute expiry (0: none); keep_ttl keeps
- * the old item's.  Under the lock.  Returns 0 or -1 (OOM). */
-static int kvdb_store(struct kvresp_cmd *c, const char *key, size_t klen, const void *val,
-                      size_t vlen, int64_t expire_at, int keep_ttl, int64_t *now)
+int kvdb_store(struct kvresp_cmd *c, const char *key, size_t klen, const void *val, size_t vlen,
+               int64_t expire_at, int keep_ttl, int64_t *now)
 {
 	struct kvstore *s = c->s;
 	kvstore_expire_some(s, now);
@@ -274,8 +264,8 @@ void kvdb_cmd_strlen(struct kvresp_cmd *c)
  * the lock and releases it.  Writes the new length, or an error.  The old
  * value is copied aside first: making room for the longer item may evict
  * the old one. */
-static void kvdb_splice(struct kvresp_cmd *c, kvstore_item *old, uint64_t offset,
-                        const char *add, size_t alen, int64_t *now)
+int64_t kvdb_splice(struct kvresp_cmd *c, kvstore_item *old, uint64_t offset, const char *add,
+                    size_t alen, int64_t *now)
 {
 	size_t klen, olen = 0;
 	const char *key = kvresp_arg(c, 0, &klen);
@@ -284,13 +274,13 @@ static void kvdb_splice(struct kvresp_cmd *c, kvstore_item *old, uint64_t offset
 		offset = olen;
 	if (offset > KVDB_MAX_VALUE || alen > KVDB_MAX_VALUE - offset) {
 		kvresp_error(c->o, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-		return;
+		return -1;
 	}
 	size_t nlen = offset + alen > olen ? (size_t)offset + alen : olen;
 	uint8_t *copy = NULL;
 	if (olen && !(copy = kvdb_scratch(c, olen))) {
 		kvresp_error(c->o, "ERR out of memory");
-		return;
+		return -1;
 	}
 	if (olen)
 		memcpy(copy, ov, olen);
@@ -299,7 +289,7 @@ static void kvdb_splice(struct kvresp_cmd *c, kvstore_item *old, uint64_t offset
 	kvstore_item *it = kvstore_alloc(c->s, key, klen, nlen, now);
 	if (!it) {
 		kvresp_error(c->o, kvdb_err_oom);
-		return;
+		return -1;
 	}
 	uint8_t *v = kvstore_value_w(it);
 	if (olen)
@@ -308,7 +298,7 @@ static void kvdb_splice(struct kvresp_cmd *c, kvstore_item *old, uint64_t offset
 		memset(v + olen, 0, (size_t)offset - olen);
 	memcpy(v + offset, add, alen);
 	kvstore_link(c->s, it, expire_at);
-	kvresp_int(c->o, (int64_t)nlen);
+	return (int64_t)nlen;
 }
 
 /* APPEND key value: the new length. */
@@ -318,7 +308,9 @@ void kvdb_cmd_append(struct kvresp_cmd *c)
 	size_t alen;
 	const char *add = kvresp_arg(c, 1, &alen);
 	kvstore_item *old = kvdb_find_first(c, &now, 1);
-	kvdb_splice(c, old, UINT64_MAX, add, alen, &now);
+	int64_t len = kvdb_splice(c, old, UINT64_MAX, add, alen, &now);
+	if (len >= 0)
+		kvresp_int(c->o, len);
 	kv_unlock(c->inst);
 }
 
@@ -343,7 +335,9 @@ void kvdb_cmd_setrange(struct kvresp_cmd *c)
 			kvstore_value(old, &olen);
 		kvresp_int(c->o, (int64_t)olen);
 	} else {
-		kvdb_splice(c, old, (uint64_t)offset, add, alen, &now);
+		int64_t len = kvdb_splice(c, old, (uint64_t)offset, add, alen, &now);
+		if (len >= 0)
+			kvresp_int(c->o, len);
 	}
 	kv_unlock(c->inst);
 }
@@ -361,21 +355,24 @@ void kvdb_cmd_getrange(struct kvresp_cmd *c)
 	kvstore_item *it = kvdb_find_first(c, &now, 1);
 	const uint8_t *v = it ? kvstore_value(it, &vlen) : NULL;
 	int64_t len = (int64_t)vlen;
-	if (start < 0 && end < 0 && start > end) {
+	if (kvdb_range(&start, &end, len))
+		kvresp_bulk(c->o, v + start, (size_t)(end - start + 1));
+	else
 		kvresp_bulk(c->o, "", 0);
-	} else {
-		if (start < 0)
-			start = len + start < 0 ? 0 : len + start;
-		if (end < 0)
-			end = len + end < 0 ? 0 : len + end;
-		if (end >= len)
-			end = len - 1;
-		if (len == 0 || start > end)
-			kvresp_bulk(c->o, "", 0);
-		else
-			kvresp_bulk(c->o, v + start, (size_t)(end - start + 1));
-	}
 	kv_unlock(c->inst);
+}
+
+int kvdb_range(int64_t *start, int64_t *end, int64_t len)
+{
+	if (*start < 0 && *end < 0 && *start > *end)
+		return 0;
+	if (*start < 0)
+		*start = len + *start < 0 ? 0 : len + *start;
+	if (*end < 0)
+		*end = len + *end < 0 ? 0 : len + *end;
+	if (*end >= len)
+		*end = len - 1;
+	return len > 0 && *start <= *end;
 }
 
 /* GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]: GET that also sets or
@@ -425,124 +422,6 @@ void kvdb_cmd_getex(struct kvresp_cmd *c)
 			}
 		}
 	}
-	kv_unlock(c->inst);
-}
-
-/* INCR, DECR, INCRBY, DECRBY: the new value keeps the key's expiry. */
-void kvdb_cmd_incr(struct kvresp_cmd *c)
-{
-	int64_t by = 1;
-	int decr = c->name[0] == 'D';
-	if (c->argc == 2 && kvresp_arg_ll(c, 1, &by) < 0) {
-		kvresp_error(c->o, kvresp_err_int);
-		return;
-	}
-	if (decr) {
-		if (by == INT64_MIN) {
-			kvresp_error(c->o, "ERR decrement would overflow");
-			return;
-		}
-		by = -by;
-	}
-	size_t klen;
-	const char *key = kvresp_arg(c, 0, &klen);
-	int64_t now = 0, cur = 0, expire_at = 0;
-	kv_lock(c->inst);
-	kvstore_item *old = kvstore_find(c->s, key, klen, &now, 0);
-	if (old) {
-		size_t vlen;
-		const uint8_t *v = kvstore_value(old, &vlen);
-		if (kvresp_value_ll(v, vlen, &cur) < 0) {
-			kv_unlock(c->inst);
-			kvresp_error(c->o, kvresp_err_int);
-			return;
-		}
-		expire_at = kvstore_expire(old);
-	}
-	if ((by > 0 && cur > INT64_MAX - by) || (by < 0 && cur < INT64_MIN - by)) {
-		kv_unlock(c->inst);
-		kvresp_error(c->o, "ERR increment or decrement would overflow");
-		return;
-	}
-	cur += by;
-	char text[24];
-	int n = snprintf(text, sizeof(text), "%lld", (long long)cur);
-	if (kvdb_store(c, key, klen, text, (size_t)n, expire_at, 0, &now) < 0)
-		kvresp_error(c->o, kvdb_err_oom);
-	else
-		kvresp_int(c->o, cur);
-	kv_unlock(c->inst);
-}
-
-/* A Redis float: the whole of len bytes, no leading space, not NaN (as
- * INCRBYFLOAT reads its argument and the stored value).  0 or -1. */
-static int kvdb_value_ld(const char *v, size_t len, long double *out)
-{
-	char text[KVDB_FLOAT_CHARS];
-	if (len == 0 || len >= sizeof(text) || isspace((unsigned char)v[0]))
-		return -1;
-	memcpy(text, v, len);
-	text[len] = '\0';
-	char *end;
-	errno = 0;
-	long double d = strtold(text, &end);
-	if (end != text + len || errno == ERANGE || isnan(d))
-		return -1;
-	*out = d;
-	return 0;
-}
-
-/* INCRBYFLOAT key increment: the sum written as Redis writes it (17
- * decimals, trailing zeros and point dropped), the key's TTL kept. */
-void kvdb_cmd_incrbyfloat(struct kvresp_cmd *c)
-{
-	static const char not_float[] = "ERR value is not a valid float";
-	size_t klen, ilen;
-	const char *key = kvresp_arg(c, 0, &klen);
-	const char *inc = kvresp_arg(c, 1, &ilen);
-	long double by, cur = 0;
-	if (kvdb_value_ld(inc, ilen, &by) < 0) {
-		kvresp_error(c->o, not_float);
-		return;
-	}
-	int64_t now = 0, expire_at = 0;
-	kv_lock(c->inst);
-	kvstore_item *old = kvstore_find(c->s, key, klen, &now, 0);
-	if (old) {
-		size_t vlen;
-		const uint8_t *v = kvstore_value(old, &vlen);
-		if (kvdb_value_ld((const char *)v, vlen, &cur) < 0) {
-			kv_unlock(c->inst);
-			kvresp_error(c->o, not_float);
-			return;
-		}
-		expire_at = kvstore_expire(old);
-	}
-	cur += by;
-	if (isnan(cur) || isinf(cur)) {
-		kv_unlock(c->inst);
-		kvresp_error(c->o, "ERR increment would produce NaN or Infinity");
-		return;
-	}
-	char text[KVDB_FLOAT_CHARS];
-	int n = snprintf(text, sizeof(text), "%.17Lf", cur);
-	if (n <= 0 || (size_t)n >= sizeof(text)) {
-		kv_unlock(c->inst);
-		kvresp_error(c->o, "ERR increment would produce NaN or Infinity");
-		return;
-	}
-	if (memchr(text, '.', (size_t)n)) {
-		while (text[n - 1] == '0')
-			n--;
-		if (text[n - 1] == '.')
-			n--;
-	}
-	if (n == 2 && memcmp(text, "-0", 2) == 0)
-		text[0] = '0', n = 1; /* no negative zero */
-	if (kvdb_store(c, key, klen, text, (size_t)n, expire_at, 0, &now) < 0)
-		kvresp_error(c->o, kvdb_err_oom);
-	else
-		kvresp_bulk(c->o, text, (size_t)n);
 	kv_unlock(c->inst);
 }
 

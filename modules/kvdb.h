@@ -1,6 +1,6 @@
 /* modules/kvdb.h — the Redis commands on the kv store (modules/kvdb.c on
- * values, modules/kvkeys.c on keys), as entries of kvresp.c's command
- * table.  Each runs the command in c (its arity already checked) and
+ * values, kvnum.c counters, kvbits.c bits, kvkeys.c keys), as entries of
+ * kvresp.c's command table.  Each runs the command in c (its arity already checked) and
  * writes its reply, errors included, to c->o; each takes and releases the
  * store's lock itself. */
 #ifndef MH_KVDB_H
@@ -24,6 +24,19 @@ kvstore_item *kvdb_find_first(struct kvresp_cmd *c, int64_t *now, int touch);
 int64_t kvdb_unix_ms(void);
 /* n bytes that live as long as the request (values copied aside). */
 void *kvdb_scratch(struct kvresp_cmd *c, size_t n);
+/* Write len bytes of add at offset (UINT64_MAX: the end) of old's value
+ * (old NULL: a new key), zero-filling a gap, keeping the TTL; the caller
+ * holds the lock and found old.  Returns the new length, or -1 after
+ * writing the error reply (too long, out of memory, -OOM). */
+/* Store val under key with an absolute expiry (0: none); keep_ttl keeps
+ * the old item's.  Under the lock.  Returns 0 or -1 (OOM). */
+int kvdb_store(struct kvresp_cmd *c, const char *key, size_t klen, const void *val, size_t vlen,
+               int64_t expire_at, int keep_ttl, int64_t *now);
+int64_t kvdb_splice(struct kvresp_cmd *c, kvstore_item *old, uint64_t offset, const char *add,
+                    size_t alen, int64_t *now);
+/* Clamp the range start..end (both included; negative: from the end) to a
+ * value of len bytes, as GETRANGE does.  Returns 1 when it holds a byte. */
+int kvdb_range(int64_t *start, int64_t *end, int64_t len);
 /* The reply to a write the memory cap refuses. */
 extern const char kvdb_err_oom[];
 
@@ -38,9 +51,16 @@ void kvdb_cmd_append(struct kvresp_cmd *c);
 void kvdb_cmd_setrange(struct kvresp_cmd *c);
 void kvdb_cmd_getrange(struct kvresp_cmd *c);
 void kvdb_cmd_getex(struct kvresp_cmd *c);
-void kvdb_cmd_incr(struct kvresp_cmd *c); /* INCR, DECR, INCRBY, DECRBY */
-void kvdb_cmd_incrbyfloat(struct kvresp_cmd *c);
 void kvdb_cmd_mget(struct kvresp_cmd *c);
+
+/* ---- counters (modules/kvnum.c) ---- */
+void kvnum_cmd_incr(struct kvresp_cmd *c); /* INCR, DECR, INCRBY, DECRBY */
+void kvnum_cmd_incrbyfloat(struct kvresp_cmd *c);
+
+/* ---- bits (modules/kvbits.c) ---- */
+void kvbits_cmd_getbit(struct kvresp_cmd *c);
+void kvbits_cmd_setbit(struct kvresp_cmd *c);
+void kvbits_cmd_bitcount(struct kvresp_cmd *c);
 void kvdb_cmd_mset(struct kvresp_cmd *c); /* MSET and MSETNX */
 
 /* Keys (kvkeys.c). */

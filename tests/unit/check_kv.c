@@ -107,6 +107,49 @@ START_TEST(kv_strings_and_counters)
 }
 END_TEST
 
+/* GETBIT, SETBIT (growing the value with zero bytes, keeping the TTL) and
+ * BITCOUNT over byte and bit ranges, with Redis's documented examples. */
+START_TEST(kv_bit_commands)
+{
+	struct modenv e;
+	modenv_open_as(&e, "kv", "kv-bits", NULL);
+	KV_EXPECT(&e, "SETBIT|b|7|1", ":0\r\n");
+	KV_EXPECT(&e, "GETBIT|b|7", ":1\r\n");
+	KV_EXPECT(&e, "GET|b", "$1\r\n\x01\r\n");
+	KV_EXPECT(&e, "SETBIT|b|7|0", ":1\r\n");
+	KV_EXPECT(&e, "EXPIRE|b|100", ":1\r\n");
+	KV_EXPECT(&e, "SETBIT|b|100|1", ":0\r\n"); /* byte 12: the value grows to 13 */
+	KV_EXPECT(&e, "STRLEN|b", ":13\r\n");
+	KV_EXPECT(&e, "TTL|b", ":100\r\n");
+	KV_EXPECT(&e, "GETBIT|b|100", ":1\r\n");
+	KV_EXPECT(&e, "GETBIT|b|99", ":0\r\n");
+	KV_EXPECT(&e, "GETBIT|b|1000000", ":0\r\n");
+	KV_EXPECT(&e, "GETBIT|none|5", ":0\r\n");
+	KV_EXPECT(&e, "BITCOUNT|b", ":1\r\n");
+	KV_EXPECT(&e, "SETBIT|b|4294967296|1",
+	          "-ERR bit offset is not an integer or out of range\r\n");
+	KV_EXPECT(&e, "SETBIT|b|-1|1", "-ERR bit offset is not an integer or out of range\r\n");
+	KV_EXPECT(&e, "SETBIT|b|1|2", "-ERR bit is not an integer or out of range\r\n");
+	KV_EXPECT(&e, "SET|m|foobar", "+OK\r\n");
+	KV_EXPECT(&e, "BITCOUNT|m", ":26\r\n");
+	KV_EXPECT(&e, "BITCOUNT|m|0|0", ":4\r\n");
+	KV_EXPECT(&e, "BITCOUNT|m|1|1", ":6\r\n");
+	KV_EXPECT(&e, "BITCOUNT|m|1|1|BYTE", ":6\r\n");
+	KV_EXPECT(&e, "BITCOUNT|m|5|30|BIT", ":17\r\n");
+	KV_EXPECT(&e, "BITCOUNT|m|-2|-1", ":7\r\n");
+	KV_EXPECT(&e, "BITCOUNT|m|-1|-2", ":0\r\n");
+	KV_EXPECT(&e, "BITCOUNT|m|0|100", ":26\r\n");
+	KV_EXPECT(&e, "BITCOUNT|m|0", "-ERR syntax error\r\n");
+	KV_EXPECT(&e, "BITCOUNT|m|0|1|WORD", "-ERR syntax error\r\n");
+	KV_EXPECT(&e, "BITCOUNT|none", ":0\r\n");
+	/* More than 8 bytes between the ends: the word-at-a-time part. */
+	KV_EXPECT(&e, "SET|w|ABCDEFGHIJKLMNOPQRSTUVWXYZ", "+OK\r\n");
+	KV_EXPECT(&e, "BITCOUNT|w", ":86\r\n");
+	KV_EXPECT(&e, "BITCOUNT|w|3|204|BIT", ":84\r\n");
+	modenv_close(&e);
+}
+END_TEST
+
 /* INCRBYFLOAT as Redis documents it: 17 decimals with the trailing zeros
  * dropped, exponents accepted, the TTL kept, NaN and infinity refused;
  * TIME. */
@@ -1037,6 +1080,7 @@ static Suite *kv_suite(void)
 	TCase *tc = tcase_create("kv");
 	tcase_add_test(tc, kv_strings_and_counters);
 	tcase_add_test(tc, kv_incrbyfloat_and_time);
+	tcase_add_test(tc, kv_bit_commands);
 	tcase_add_test(tc, kv_older_string_forms);
 	tcase_add_test(tc, kv_key_commands);
 	tcase_add_test(tc, kv_ranges_getex_msetnx);

@@ -1,7 +1,8 @@
 /* modules/kvbits.c — kv's bit commands on string values: GETBIT, SETBIT
  * and BITCOUNT (byte or bit ranges).  Bit 0 is the most significant bit
- * of the first byte, as in Redis; SETBIT past the end grows the value with
- * zero bytes (kvdb_splice).  See doc/internals/resp-kv.md. */
+ * of the first byte, as in Redis; SETBIT changes a byte inside the value
+ * where it is, and past the end grows the value with zero bytes
+ * (kvdb_splice).  See doc/internals/resp-kv.md. */
 #include <stdint.h>
 #include <string.h>
 
@@ -56,13 +57,23 @@ void kvbits_cmd_setbit(struct kvresp_cmd *c)
 	}
 	size_t vlen = 0;
 	kvstore_item *old = kvdb_find_first(c, &now, 1);
-	const uint8_t *v = old ? kvstore_value(old, &vlen) : NULL;
+	if (old)
+		kvstore_value(old, &vlen);
 	size_t byte = (size_t)(offset >> 3);
 	uint8_t mask = (uint8_t)(0x80 >> (offset & 7));
-	uint8_t was = byte < vlen ? v[byte] : 0;
-	char now_byte = (char)(bit ? was | mask : was & ~mask);
-	if (kvdb_splice(c, old, byte, &now_byte, 1, &now) >= 0)
-		kvresp_int(c->o, (was & mask) != 0);
+	if (byte < vlen) {
+		/* Inside the value: one byte changes where it is. */
+		uint8_t *v = kvstore_value_w(old);
+		int was = (v[byte] & mask) != 0;
+		v[byte] = (uint8_t)(bit ? v[byte] | mask : v[byte] & ~mask);
+		kvstore_modified(c->s, old);
+		kvresp_int(c->o, was);
+	} else {
+		/* Past the end: the value grows with zero bytes. */
+		char last = (char)(bit ? mask : 0);
+		if (kvdb_splice(c, old, byte, &last, 1, &now) >= 0)
+			kvresp_int(c->o, 0);
+	}
 	kv_unlock(c->inst);
 }
 

@@ -37,6 +37,7 @@ struct kvmulti_tx {
 	int active; /* between MULTI and EXEC or DISCARD */
 	int failed; /* a command was refused while queuing: EXEC aborts */
 	uint32_t n_cmds;
+	uint32_t most_words; /* of one queued command: EXEC's argument array */
 	size_t used, cap;
 	uint8_t *queue;
 	/* WATCHed keys' slots and their versions then, until EXEC, DISCARD
@@ -107,6 +108,7 @@ static void kvmulti_end(struct kv_instance *inst, struct kvmulti_tx *tx)
 	tx->active = 0;
 	tx->failed = 0;
 	tx->n_cmds = 0;
+	tx->most_words = 0;
 	tx->used = 0;
 	if (tx->cap > KVMULTI_KEEP) {
 		free(tx->queue);
@@ -157,6 +159,8 @@ static int kvmulti_append(struct kvmulti_tx *tx, struct kvresp_cmd *c)
 		kvmulti_put(tx, a, n);
 	}
 	tx->n_cmds++;
+	if (words > tx->most_words)
+		tx->most_words = words;
 	return 0;
 }
 
@@ -242,21 +246,6 @@ static void kvmulti_run_one(struct kvresp_cmd *c, const uint8_t **p, struct kvre
 	cmd->run(&sub);
 }
 
-/* The most words of one queued command. */
-static uint32_t kvmulti_max_words(const struct kvmulti_tx *tx)
-{
-	const uint8_t *p = tx->queue;
-	uint32_t most = 0;
-	for (uint32_t k = 0; k < tx->n_cmds; k++) {
-		uint32_t n = kvmulti_get32(&p);
-		if (n > most)
-			most = n;
-		for (uint32_t i = 0; i < n; i++)
-			p += kvmulti_get32(&p);
-	}
-	return most;
-}
-
 /* Whether every watched key's slot still has the version WATCH saw; under
  * the store's lock. */
 static int kvmulti_watches_hold(const struct kvresp_cmd *c, const struct kvmulti_tx *tx)
@@ -279,7 +268,7 @@ void kvmulti_cmd_exec(struct kvresp_cmd *c)
 		kvresp_error(c->o, "EXECABORT Transaction discarded because of previous errors.");
 		return;
 	}
-	uint32_t most = kvmulti_max_words(tx);
+	uint32_t most = tx->most_words;
 	struct kvresp_argref *words =
 	    host->msg_alloc(c->req, (most ? most : 1) * sizeof(struct kvresp_argref));
 	if (!words) {

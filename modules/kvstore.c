@@ -493,6 +493,11 @@ static void kvstore_changed(struct kvstore *s, uint32_t hash)
 		s->versions[hash & (KVSTORE_WATCH_SLOTS - 1)]++;
 }
 
+void kvstore_modified(struct kvstore *s, kvstore_item *it)
+{
+	kvstore_changed(s, it->hash);
+}
+
 void kvstore_watchers_add(struct kvstore *s, int delta)
 {
 	if (delta > 0 || s->watchers >= (uint64_t)-delta)

@@ -85,6 +85,9 @@ void kvstore_watchers_add(struct kvstore *s, int delta);
 kvstore_item *kvstore_alloc(struct kvstore *s, const void *key, size_t klen, size_t vlen,
                             int64_t *now);
 uint8_t *kvstore_value_w(kvstore_item *it);
+/* After changing a linked item's value in place (same length): what WATCH
+ * needs to see the change. */
+void kvstore_modified(struct kvstore *s, kvstore_item *it);
 /* Make it the item of its key, replacing (and freeing) any previous one.
  * Returns 1 if a previous item was replaced, else 0. */
 int kvstore_link(struct kvstore *s, kvstore_item *it, int64_t expire_at);

@@ -659,8 +659,9 @@ START_TEST(kv_watch)
 	KV_EXPECT(&e, "EXEC", "*1\r\n:2\r\n");
 
 	/* Each kind of change makes the next EXEC run nothing. */
-	const char *const changes[] = {"SET|k|5",       "INCR|k", "APPEND|k|0",     "EXPIRE|k|100",
-	                               "PEXPIREAT|k|1", "DEL|k",  "SET|absent|now", "FLUSHALL"};
+	const char *const changes[] = {"SET|k|5",      "INCR|k",         "APPEND|k|0",
+	                               "SETBIT|k|0|1", "EXPIRE|k|100",   "PEXPIREAT|k|1",
+	                               "DEL|k",        "SET|absent|now", "FLUSHALL"};
 	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
 		KV_EXPECT(&e, "SET|k|1", "+OK\r\n");
 		KV_EXPECT(&e, "WATCH|k|absent", "+OK\r\n");

@@ -111,7 +111,6 @@ void kvresp_map(struct kvresp_out *o, int64_t n)
 		kvresp_line_int(o, '*', 2 * n);
 }
 
-/* "-<text>\r\n"; text must be one line (callers sanitise what they quote). */
 /* Note that the reply is an error, so that the host counts it and
  * observers see it: a full store is "unavailable", anything else the
  * client's mistake. */
@@ -121,6 +120,7 @@ static void kvresp_mark_error(struct kvresp_out *o, const char *text)
 	    strncmp(text, "OOM ", 4) == 0 ? MH_STATUS_UNAVAILABLE : MH_STATUS_BAD_REQUEST;
 }
 
+/* "-<text>\r\n"; text must be one line (callers sanitise what they quote). */
 void kvresp_error(struct kvresp_out *o, const char *text)
 {
 	kvresp_mark_error(o, text);

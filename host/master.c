@@ -124,6 +124,11 @@ static void worker_child(struct master *ms, struct worker_proc *p)
 	signal(SIGINT, SIG_IGN); /* a terminal's ^C is the master's to handle */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	/* SIGTERM and SIGUSR1 stay blocked until worker_run's loop handles
+	 * them: a stop or a log reopen sent while the worker starts waits
+	 * for the loop instead of killing the worker. */
+	sigdelset(&set, SIGTERM);
+	sigdelset(&set, SIGUSR1);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)

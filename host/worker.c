@@ -61,7 +61,7 @@ struct worker {
 	struct event *ev_reap;
 	struct mh_conn *read_again; /* worker_read_later */
 	int edge_triggered;         /* the event backend has EV_ET and EV_CLOSED */
-	struct event *ev_signals[5];
+	struct event *ev_signals[4]; /* one per worker_signals[] */
 	struct event *ev_shutdown;
 	struct event *ev_accept_retry;
 	struct event *ev_limit_retry;
@@ -421,6 +421,19 @@ static void worker_switch(struct generation *next)
 	retire_finished();
 }
 
+/* The signals the loop handles: stop, stop, reopen the log, reload. */
+static const int worker_signals[] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
+#define N_WORKER_SIGNALS (sizeof(worker_signals) / sizeof(worker_signals[0]))
+
+static void worker_signals_mask(int how)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < N_WORKER_SIGNALS; i++)
+		sigaddset(&set, worker_signals[i]);
+	sigprocmask(how, &set, NULL);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	switch (sig) {
@@ -671,13 +684,14 @@ int worker_run(struct generation **genp, int id, worker_reload_fn reload)
 	w.ev_reap = event_new(w.base, -1, 0, reap_cb, NULL);
 	w.ev_accept_retry = evtimer_new(w.base, accept_retry_cb, NULL);
 	w.ev_limit_retry = evtimer_new(w.base, limit_retry_cb, NULL);
-	int sigs[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		if (!single && (sigs[i] == SIGINT || sigs[i] == SIGHUP))
+	for (size_t i = 0; i < N_WORKER_SIGNALS; i++) {
+		int sig = worker_signals[i];
+		if (!single && (sig == SIGINT || sig == SIGHUP))
 			continue; /* the master decides what these mean */
-		w.ev_signals[i] = evsignal_new(w.base, sigs[i], signal_cb, NULL);
+		w.ev_signals[i] = evsignal_new(w.base, sig, signal_cb, NULL);
 		event_add(w.ev_signals[i], NULL);
 	}
+	worker_signals_mask(SIG_UNBLOCK);
 
 	w.n_sls = gen->cfg->n_listeners;
 	w.sls = calloc(w.n_sls + 1, sizeof(*w.sls));
@@ -697,6 +711,10 @@ int worker_run(struct generation **genp, int id, worker_reload_fn reload)
 	log_debug("worker %d serving generation %u", id, gen->id);
 
 	worker_loop();
+	/* The drain is over, and freeing the signal events below puts back
+	 * the default actions: a stop signal from the master arriving now
+	 * (a second reload) would kill a worker that is leaving cleanly. */
+	worker_signals_mask(SIG_BLOCK);
 
 	/* Whatever is still open after the drain limit is cut here; the reap
 	 * list only holds connections that are also on the list. */

@@ -55,7 +55,9 @@ typedef int (*worker_reload_fn)(struct generation *cur, struct generation **next
 /* Run the worker loop for *gen until it has drained.  id is the worker's
  * number (0..N-1).  reload is NULL in a forked worker; with workers = 0 the
  * master serves itself and passes how to reload, and SIGINT/SIGHUP are
- * handled here.  On return *gen is the generation served last (the caller
+ * handled here.  The caller may keep the stop and reload signals blocked:
+ * they are unblocked once the loop handles them, and blocked again when the
+ * drain is over.  On return *gen is the generation served last (the caller
  * frees it).  Returns the process exit code. */
 int worker_run(struct generation **gen, int id, worker_reload_fn reload);
 

@@ -185,6 +185,21 @@ END_TEST
 
 /* ---- timeouts ----------------------------------------------------------------- */
 
+/* fd, just answered, is closed by the server after idle_ms (less a margin
+ * for the coarse clocks involved), not before; then closed here. */
+static void expect_idle_close(int fd, unsigned idle_ms)
+{
+	uint64_t t0 = harness_now_ms();
+	int r = harness_wait_closed(fd, (int)idle_ms + 9000, NULL);
+	uint64_t waited = harness_now_ms() - t0;
+	harness_assert(r == HARNESS_EOF, "idle connection: %s after %llums", harness_io_name(r),
+	               (unsigned long long)waited);
+	harness_assert(waited + 50 >= idle_ms,
+	               "closed %llums after the last reply, before idle_timeout %ums",
+	               (unsigned long long)waited, idle_ms);
+	close(fd);
+}
+
 START_TEST(test_idle_timeout_closes_an_idle_connection)
 {
 	struct harness_daemon *d =
@@ -193,15 +208,29 @@ START_TEST(test_idle_timeout_closes_an_idle_connection)
 	int fd = harness_connect_ok(harness_port(d, "frames"));
 	send_frame_ok(fd, "hello");
 	expect_frame(fd, "hello", IO_MS);
-	uint64_t t0 = harness_now_ms();
-	int r = harness_wait_closed(fd, 5000, NULL);
-	uint64_t waited = harness_now_ms() - t0;
-	harness_assert(r == HARNESS_EOF, "idle connection: %s after %llums", harness_io_name(r),
-	               (unsigned long long)waited);
-	/* The clocks involved are coarse (a few ms); 300ms minus margin. */
-	harness_assert(waited >= 250, "closed after %llums, before idle_timeout 300ms",
-	               (unsigned long long)waited);
-	close(fd);
+	expect_idle_close(fd, 300);
+}
+END_TEST
+
+/* The idle time counts from the last reply, not from the first: each
+ * request moves the idle timer (a lazily moved timer must still fire on
+ * time). */
+START_TEST(test_idle_timeout_counts_from_the_last_request)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_TEST("", "idle_timeout = 1s\nread_timeout = 10s\n"),
+	                        harness_test_module("testhandler"));
+	int fd = harness_connect_ok(harness_port(d, "frames"));
+	/* A client pacing its requests 20ms apart for a quarter of the idle
+	 * time. */
+	for (int i = 0; i < 12; i++) {
+		send_frame_ok(fd, "hello");
+		expect_frame(fd, "hello", IO_MS);
+		usleep(20 * 1000);
+	}
+	send_frame_ok(fd, "last");
+	expect_frame(fd, "last", IO_MS);
+	expect_idle_close(fd, 1000);
 }
 END_TEST
 
@@ -536,6 +565,7 @@ static Suite *limits_suite(void)
 	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_idle_timeout_closes_an_idle_connection);
+	tcase_add_test(tc, test_idle_timeout_counts_from_the_last_request);
 	tcase_add_test(tc, test_read_timeout_closes_an_incomplete_message);
 	tcase_add_test(tc, test_write_timeout_closes_a_peer_that_does_not_read);
 	suite_add_tcase(s, tc);

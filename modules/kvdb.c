@@ -258,25 +258,46 @@ void kvdb_cmd_strlen(struct kvresp_cmd *c)
 	kvresp_int(c->o, (int64_t)vlen);
 }
 
+/* Write add (alen bytes) into the value of v, olen bytes long, at offset,
+ * zero-filling any gap. */
+static void kvdb_patch(uint8_t *v, size_t olen, uint64_t offset, const char *add, size_t alen)
+{
+	if (offset > olen)
+		memset(v + olen, 0, (size_t)offset - olen);
+	memcpy(v + offset, add, alen);
+}
+
 /* Write add (alen bytes) into the value of the key in argument 0 at
  * offset, zero-filling any gap (offset UINT64_MAX: at the end); the key
  * keeps its expiry.  old is what kvdb_find_first found; the caller holds
- * the lock and releases it.  Writes the new length, or an error.  The old
- * value is copied aside first: making room for the longer item may evict
- * the old one. */
+ * the lock and releases it.  Writes the new length, or an error.
+ *
+ * The value changes where it is when its slot has room.  Otherwise it
+ * moves to a new item, and an appended one gets as much room again, up to
+ * KVDB_APPEND_ROOM (as Redis's strings grow): a value built by APPEND is
+ * then copied a logarithmic number of times, not once per APPEND.  The
+ * old value is copied aside before it moves: making room for the new
+ * item may evict the old one. */
+#define KVDB_APPEND_ROOM (1u << 20)
+
 int64_t kvdb_splice(struct kvresp_cmd *c, kvstore_item *old, uint64_t offset, const char *add,
                     size_t alen, int64_t *now)
 {
 	size_t klen, olen = 0;
 	const char *key = kvresp_arg(c, 0, &klen);
 	const uint8_t *ov = old ? kvstore_value(old, &olen) : NULL;
-	if (offset == UINT64_MAX)
+	int append = offset == UINT64_MAX;
+	if (append)
 		offset = olen;
 	if (offset > KVDB_MAX_VALUE || alen > KVDB_MAX_VALUE - offset) {
 		kvresp_error(c->o, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 		return -1;
 	}
 	size_t nlen = offset + alen > olen ? (size_t)offset + alen : olen;
+	if (old && kvstore_set_length(c->s, old, nlen) == 0) {
+		kvdb_patch(kvstore_value_w(old), olen, offset, add, alen);
+		return (int64_t)nlen;
+	}
 	uint8_t *copy = NULL;
 	if (olen && !(copy = kvdb_scratch(c, olen))) {
 		kvresp_error(c->o, "ERR out of memory");
@@ -285,8 +306,9 @@ int64_t kvdb_splice(struct kvresp_cmd *c, kvstore_item *old, uint64_t offset, co
 	if (olen)
 		memcpy(copy, ov, olen);
 	int64_t expire_at = old ? kvstore_expire(old) : 0;
+	size_t room = append && old ? (nlen < KVDB_APPEND_ROOM ? nlen : KVDB_APPEND_ROOM) : 0;
 	kvstore_expire_some(c->s, now);
-	kvstore_item *it = kvstore_alloc(c->s, key, klen, nlen, now);
+	kvstore_item *it = kvstore_alloc_spare(c->s, key, klen, nlen, room, now);
 	if (!it) {
 		kvresp_error(c->o, kvdb_err_oom);
 		return -1;
@@ -294,9 +316,7 @@ int64_t kvdb_splice(struct kvresp_cmd *c, kvstore_item *old, uint64_t offset, co
 	uint8_t *v = kvstore_value_w(it);
 	if (olen)
 		memcpy(v, copy, olen);
-	if (offset > olen)
-		memset(v + olen, 0, (size_t)offset - olen);
-	memcpy(v + offset, add, alen);
+	kvdb_patch(v, olen, offset, add, alen);
 	kvstore_link(c->s, it, expire_at);
 	return (int64_t)nlen;
 }

@@ -614,6 +614,16 @@ uint8_t *kvstore_value_w(kvstore_item *it)
 	return it->data + it->klen;
 }
 
+int kvstore_set_length(struct kvstore *s, kvstore_item *it, size_t vlen)
+{
+	if (vlen > UINT32_MAX || sizeof(*it) + (uint64_t)it->klen + vlen > s->classes[it->cls].size)
+		return -1;
+	it->vlen = (uint32_t)vlen;
+	if (it->live)
+		kvstore_changed(s, it->hash);
+	return 0;
+}
+
 int64_t kvstore_expire(const kvstore_item *it)
 {
 	return it->expire_at;
@@ -700,9 +710,22 @@ static kvstore_item *kvstore_slot(struct kvstore *s, int c, int64_t *now)
 kvstore_item *kvstore_alloc(struct kvstore *s, const void *key, size_t klen, size_t vlen,
                             int64_t *now)
 {
+	return kvstore_alloc_spare(s, key, klen, vlen, 0, now);
+}
+
+kvstore_item *kvstore_alloc_spare(struct kvstore *s, const void *key, size_t klen, size_t vlen,
+                                  size_t spare, int64_t *now)
+{
 	uint64_t need = sizeof(kvstore_item) + (uint64_t)klen + (uint64_t)vlen;
 	int c = klen > UINT32_MAX || vlen > UINT32_MAX ? -1 : kvstore_class_for(s, need);
-	kvstore_item *it = c < 0 ? NULL : kvstore_slot(s, c, now);
+	kvstore_item *it = NULL;
+	/* The larger slot only when one is there for the taking. */
+	int roomy =
+	    c < 0 || !spare || vlen + spare > UINT32_MAX ? -1 : kvstore_class_for(s, need + spare);
+	if (roomy > c && !(it = kvstore_pop_free(s, roomy)))
+		it = kvstore_carve(s, roomy);
+	if (!it && c >= 0)
+		it = kvstore_slot(s, c, now);
 	if (!it) {
 		s->oom++;
 		return NULL;

@@ -84,9 +84,19 @@ void kvstore_watchers_add(struct kvstore *s, int delta);
  * evicting what the policy allows).  The caller links or discards it. */
 kvstore_item *kvstore_alloc(struct kvstore *s, const void *key, size_t klen, size_t vlen,
                             int64_t *now);
+/* kvstore_alloc, in a slot with room for spare bytes more when one is
+ * free or the data area is not all handed out yet (nothing is expired or
+ * evicted for the spare bytes). */
+kvstore_item *kvstore_alloc_spare(struct kvstore *s, const void *key, size_t klen, size_t vlen,
+                                  size_t spare, int64_t *now);
 uint8_t *kvstore_value_w(kvstore_item *it);
-/* After changing a linked item's value in place (same length): what WATCH
- * needs to see the change. */
+/* Make the value of it vlen bytes long inside the slot it has, keeping
+ * the bytes up to the shorter length; what is added is not cleared.  A
+ * linked item counts as changed (as kvstore_modified).  Returns 0, or -1
+ * when vlen does not fit the slot. */
+int kvstore_set_length(struct kvstore *s, kvstore_item *it, size_t vlen);
+/* After changing a linked item's value in place: what WATCH needs to see
+ * the change. */
 void kvstore_modified(struct kvstore *s, kvstore_item *it);
 /* Make it the item of its key, replacing (and freeing) any previous one.
  * Returns 1 if a previous item was replaced, else 0. */

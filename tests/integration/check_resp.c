@@ -81,7 +81,7 @@ START_TEST(test_redis_cli_scan_keys_and_string_forms)
 	/* Two workers: every redis-cli run may land on either. */
 	struct harness_daemon *d = harness_start_ready(CONF_HEAD("2") CONF_KV("", ""));
 	int port = harness_port(d, "kv");
-	const char *cli_path = resptest_tool("redis-cli");
+	const char *cli_path = harness_tool("redis-cli");
 	int st;
 	char *out =
 	    harness_sh(&st, "seq 1 500 | sed 's/.*/SET key:& v&/' | '%s' -p %d | sort | uniq -c",
@@ -261,7 +261,7 @@ static void benchmark_ok(int port, const char *depth)
 {
 	char portstr[16];
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	char *argv[] = {(char *)resptest_tool("redis-benchmark"),
+	char *argv[] = {(char *)harness_tool("redis-benchmark"),
 	                "-p",
 	                portstr,
 	                "-q",
@@ -418,7 +418,7 @@ static char *curl(const char *const *args)
 {
 	char *argv[32];
 	size_t n = 0;
-	argv[n++] = (char *)resptest_tool("curl");
+	argv[n++] = (char *)harness_tool("curl");
 	argv[n++] = "-s";
 	for (; *args && n < 31; args++)
 		argv[n++] = (char *)*args;

@@ -174,6 +174,9 @@ void harness_wait_workers_at(const char *file, int line, struct harness_daemon *
  * resumes it.  What arrives meanwhile is then all there at once. */
 void harness_stop_process_at(const char *file, int line, pid_t pid);
 #define harness_stop_process(pid) harness_stop_process_at(__FILE__, __LINE__, pid)
+/* A program on PATH, as a path for harness_run; fails the test when it is
+ * missing (the suites' clients are in .ci/deps). */
+const char *harness_tool(const char *name);
 /* Run argv (argv[0] a path) with stdout and stderr captured into a newly
  * allocated *output (free it).  Returns the wait status, or -1 if it could
  * not run or did not finish within timeout_ms (it is then killed). */

@@ -147,6 +147,26 @@ void harness_wait_workers_at(const char *file, int line, struct harness_daemon *
 	}
 }
 
+const char *harness_tool(const char *name)
+{
+	static char paths[4][512];
+	static int next;
+	const char *path = getenv("PATH");
+	char *copy = strdup(path ? path : "/usr/bin:/bin");
+	char *save = NULL;
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		char *slot = paths[next];
+		snprintf(slot, sizeof(paths[0]), "%s/%s", dir, name);
+		if (access(slot, X_OK) == 0) {
+			next = (next + 1) % 4;
+			free(copy);
+			return slot;
+		}
+	}
+	free(copy);
+	harness_fail_at(__FILE__, __LINE__, "tool", "%s is not installed (sh .ci/deps)", name);
+}
+
 int harness_run(char *const argv[], char **output, int timeout_ms)
 {
 	int pfd[2];

@@ -49,28 +49,6 @@ void resptest_expect_closed(int fd, const char *what)
 	harness_assert(extra == 0, "%s: %zu unexpected bytes before the close", what, extra);
 }
 
-/* A program on PATH, as a path for harness_run; fails the test when it is
- * missing (the suite's clients are in .ci/deps). */
-const char *resptest_tool(const char *name)
-{
-	static char paths[4][512];
-	static int next;
-	const char *path = getenv("PATH");
-	char *copy = strdup(path ? path : "/usr/bin:/bin");
-	char *save = NULL;
-	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		char *slot = paths[next];
-		snprintf(slot, sizeof(paths[0]), "%s/%s", dir, name);
-		if (access(slot, X_OK) == 0) {
-			next = (next + 1) % 4;
-			free(copy);
-			return slot;
-		}
-	}
-	free(copy);
-	harness_fail_at(__FILE__, __LINE__, "tool", "%s is not installed (sh .ci/deps)", name);
-}
-
 /* Run redis-cli -p port [args...] and return its output (free it); the
  * exit status must be 0. */
 char *resptest_cli(int port, const char *const *args)
@@ -79,7 +57,7 @@ char *resptest_cli(int port, const char *const *args)
 	char *argv[32];
 	size_t n = 0;
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	argv[n++] = (char *)resptest_tool("redis-cli");
+	argv[n++] = (char *)harness_tool("redis-cli");
 	argv[n++] = "-p";
 	argv[n++] = portstr;
 	for (; *args && n < 31; args++)

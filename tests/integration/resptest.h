@@ -28,9 +28,6 @@ void resptest_expect(int fd, const char *want);
 void resptest_roundtrip(int fd, const char *request, const char *want);
 /* The peer closes, with nothing more before. */
 void resptest_expect_closed(int fd, const char *what);
-/* A program on PATH, as a path for harness_run; fails the test when it is
- * missing (the suites' clients are in .ci/deps). */
-const char *resptest_tool(const char *name);
 /* Run redis-cli -p port [args...] and return its output (free it); the
  * exit status must be 0. */
 char *resptest_cli(int port, const char *const *args);

@@ -22,11 +22,10 @@
 	"[listener web]\nlisten = 127.0.0.1:0\ncodec = http1\nhandler = fixed\n"                   \
 	"read_timeout = 2s\nidle_timeout = 30s\n"
 
-/* Slow connections the tool opens, 100 a second.  The tool gives up after
- * TEST_SECONDS: far more than read_timeout, so hitting it means that slow
+/* Slow connections the tool opens (its -c below).  The tool gives up
+ * after 30 s (-l), far more than read_timeout: hitting that means that slow
  * connections were kept. */
-#define SLOW_CONNS   200
-#define TEST_SECONDS "30"
+#define SLOW_CONNS 200
 
 /* One line of the tool's CSV report: its state each second. */
 struct slow_second {
@@ -39,36 +38,21 @@ static void slow_attack(const char *mode, const char *verb)
 {
 	struct harness_daemon *d = harness_start_ready(CONF);
 	size_t from = harness_log_size(d);
-	char url[64], conns[16];
+	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", harness_port(d, "web"));
-	snprintf(conns, sizeof(conns), "%d", SLOW_CONNS);
 	char *report = harness_tmpfile(mode + 1);
-	/* -i: seconds between a connection's trickled pieces; -s: the
-	 * Content-Length a slow body announces; -p: the probe's timeout. */
-	char *argv[] = {(char *)harness_tool("slowhttptest"),
-	                (char *)mode,
-	                "-c",
-	                conns,
-	                "-r",
-	                "100",
-	                "-i",
-	                "1",
-	                "-s",
-	                "8192",
-	                "-l",
-	                TEST_SECONDS,
-	                "-p",
-	                "3",
-	                "-t",
-	                (char *)verb,
-	                "-u",
-	                url,
-	                "-g",
-	                "-o",
-	                report,
-	                NULL};
+	/* -c connections, -r opened per second, -i seconds between a
+	 * connection's trickled pieces, -s the Content-Length a slow body
+	 * announces, -l when the tool gives up, -p the probe's timeout. */
+	static const char *const opts[] = {"-c",   "200", "-r", "100", "-i", "1",  "-s",
+	                                   "8192", "-l",  "30", "-p",  "5",  "-g", NULL};
+	const char *argv[32] = {
+	    harness_tool("slowhttptest"), mode, "-t", verb, "-u", url, "-o", report};
+	size_t n = 8;
+	for (size_t i = 0; opts[i]; i++)
+		argv[n++] = opts[i];
 	char *out;
-	int st = harness_run(argv, &out, 120000);
+	int st = harness_run((char *const *)argv, &out, 120000);
 	harness_assert(st != -1, "slowhttptest did not run or finish: %s", strerror(errno));
 	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "slowhttptest %s: status %d:\n%s",
 	               mode, st, out);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
+#include "sdnotify.h"
 #include "shm.h"
 #include "status.h"
 #include "worker.h"
@@ -121,6 +122,7 @@ static void worker_child(struct master *ms, struct worker_proc *p)
 	sigset_t set;
 	signals_mask(&set);
 	close(ms->sigfd);
+	sdnotify_close();
 	signal(SIGINT, SIG_IGN); /* a terminal's ^C is the master's to handle */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
@@ -318,10 +320,13 @@ static void reload(struct master *ms)
 	char err[2048];
 	struct generation *next;
 	log_info("reload: reading %s", ms->main_path);
+	sdnotify_reloading();
 	if (generation_build(ms->main_path, ms->gen, ms->gen->id + 1, 1, &next, err,
 	                     sizeof(err)) < 0) {
 		metrics_host_reload(0, err);
 		log_error("reload failed: %s; generation %u keeps serving", err, ms->gen->id);
+		sdnotify_ready("reload failed (see the log); generation %u keeps serving",
+		               ms->gen->id);
 		return;
 	}
 	metrics_host_reload(1, NULL);
@@ -353,9 +358,11 @@ static int reload_single(struct generation *cur, struct generation **next)
 {
 	char err[2048];
 	log_info("reload: reading %s", cur->cfg->main_file);
+	sdnotify_reloading();
 	if (generation_build(cur->cfg->main_file, cur, cur->id + 1, 1, next, err, sizeof(err)) < 0) {
 		metrics_host_reload(0, err);
 		log_error("reload failed: %s; generation %u keeps serving", err, cur->id);
+		sdnotify_ready("reload failed (see the log); generation %u keeps serving", cur->id);
 		return -1;
 	}
 	metrics_host_reload(1, NULL);
@@ -363,6 +370,7 @@ static int reload_single(struct generation *cur, struct generation **next)
 	if (log_open(lg->file, lg->level, lg->format, err, sizeof(err)) < 0)
 		log_error("reload: %s; logging continues as before", err);
 	log_listeners(*next);
+	sdnotify_ready("generation %u: serving in a single process", (*next)->id);
 	return 0;
 }
 
@@ -374,6 +382,7 @@ static void start_stop(struct master *ms, int sig)
 		return;
 	}
 	ms->stopping = 1;
+	sdnotify_stopping();
 	log_info("stopping on %s: draining workers (shutdown_timeout %llums)", strsignal(sig),
 	         (unsigned long long)ms->gen->cfg->server.shutdown_timeout_ms);
 	ms->stop_deadline_ms = now_ms() + ms->gen->cfg->server.shutdown_timeout_ms + 2000;
@@ -434,6 +443,7 @@ static int tick(struct master *ms)
 	}
 	if (!ms->ready_logged && current > 0 && ready == current) {
 		log_info("generation %u ready: %d workers serving", ms->gen->id, current);
+		sdnotify_ready("generation %u: %d workers serving", ms->gen->id, current);
 		ms->ready_logged = 1;
 	}
 	if (!ms->ready_logged && (timeout < 0 || timeout > 20))
@@ -473,6 +483,7 @@ int master_run(const char *main_path)
 		return 1;
 	}
 	status_init();
+	sdnotify_open();
 	signals_mask(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -501,6 +512,7 @@ int master_run(const char *main_path)
 			code = 1;
 		} else {
 			log_info("generation %u ready: serving in a single process", ms.gen->id);
+			sdnotify_ready("generation %u: serving in a single process", ms.gen->id);
 			code = worker_run(&ms.gen, 0, reload_single);
 		}
 		log_info("stopped");
@@ -539,6 +551,7 @@ out:
 	free(pid_file);
 	if (ms.sigfd >= 0)
 		close(ms.sigfd);
+	sdnotify_close();
 	generation_free(ms.gen);
 	free(ms.procs);
 	return code;

@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "msg.h"
 #include "route.h"
+#include "sdnotify.h"
 #include "shm.h"
 #include "status.h"
 #include "pollctl.h"
@@ -439,6 +440,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
+		if (self->single && !self->draining)
+			sdnotify_stopping(); /* this process is the master too */
 		worker_drain();
 		break;
 	case SIGUSR1:

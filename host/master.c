@@ -126,11 +126,7 @@ static void worker_child(struct master *ms, struct worker_proc *p)
 	signal(SIGINT, SIG_IGN); /* a terminal's ^C is the master's to handle */
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	/* SIGTERM and SIGUSR1 stay blocked until worker_run's loop handles
-	 * them: a stop or a log reopen sent while the worker starts waits
-	 * for the loop instead of killing the worker. */
-	sigdelset(&set, SIGTERM);
-	sigdelset(&set, SIGUSR1);
+	worker_signals_exclude(&set);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
@@ -370,8 +366,7 @@ static int reload_single(struct generation *cur, struct generation **next)
 	if (log_open(lg->file, lg->level, lg->format, err, sizeof(err)) < 0)
 		log_error("reload: %s; logging continues as before", err);
 	log_listeners(*next);
-	sdnotify_ready("generation %u: serving in a single process", (*next)->id);
-	return 0;
+	return 0; /* worker_switch says READY */
 }
 
 static void start_stop(struct master *ms, int sig)
@@ -506,13 +501,14 @@ int master_run(const char *main_path)
 	int code = 0;
 	if (cfg->server.workers == 0) {
 		/* One process: this one serves, signals arrive through the loop. */
-		sigprocmask(SIG_UNBLOCK, &set, NULL);
 		log_set_process("single", -1);
 		if (drop_privileges(&cfg->server) < 0) {
 			code = 1;
 		} else {
 			log_info("generation %u ready: serving in a single process", ms.gen->id);
 			sdnotify_ready("generation %u: serving in a single process", ms.gen->id);
+			worker_signals_exclude(&set);
+			sigprocmask(SIG_UNBLOCK, &set, NULL);
 			code = worker_run(&ms.gen, 0, reload_single);
 		}
 		log_info("stopped");

@@ -388,6 +388,8 @@ static void worker_switch(struct generation *next)
 		ok = 0;
 	}
 	if (!ok) {
+		sdnotify_ready("reload failed (see the log); generation %u keeps serving",
+		               self->gen->id);
 		free_listeners(sls, done);
 		free(r);
 		generation_free(next);
@@ -419,6 +421,7 @@ static void worker_switch(struct generation *next)
 		if (c->sl < sls || c->sl >= sls + self->n_sls)
 			conn_drain(c);
 	log_info("generation %u ready: serving in a single process", next->id);
+	sdnotify_ready("generation %u: serving in a single process", next->id);
 	retire_finished();
 }
 
@@ -433,6 +436,12 @@ static void worker_signals_mask(int how)
 	for (size_t i = 0; i < N_WORKER_SIGNALS; i++)
 		sigaddset(&set, worker_signals[i]);
 	sigprocmask(how, &set, NULL);
+}
+
+void worker_signals_exclude(sigset_t *set)
+{
+	for (size_t i = 0; i < N_WORKER_SIGNALS; i++)
+		sigdelset(set, worker_signals[i]);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)

@@ -3,6 +3,7 @@
 #ifndef MH_WORKER_H
 #define MH_WORKER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,11 @@ typedef int (*worker_reload_fn)(struct generation *cur, struct generation **next
  * drain is over.  On return *gen is the generation served last (the caller
  * frees it).  Returns the process exit code. */
 int worker_run(struct generation **gen, int id, worker_reload_fn reload);
+/* Take the stop and reload signals worker_run handles out of set, a set
+ * about to be unblocked before it runs: they then stay blocked until its
+ * loop handles them, so that one arriving meanwhile waits for the loop
+ * instead of killing the process. */
+void worker_signals_exclude(sigset_t *set);
 
 struct event_base *worker_base(void);
 /* Whether connections may wait for edge-triggered readiness: the event

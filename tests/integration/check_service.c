@@ -100,6 +100,13 @@ START_TEST(test_notify_start_reload_stop)
 {
 	int fd;
 	struct harness_daemon *d = notify_start(CONF("2"), &fd, "generation 1: 2 workers serving");
+	/* The unit's ExecReload checks the configuration first, while the
+	 * daemon holds its ports. */
+	int st;
+	char *out =
+	    harness_sh(&st, "%s -t -c %s 2>&1", harness_env("MODHOSTD"), harness_config_path(d));
+	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "modhostd -t while serving: %s", out);
+	free(out);
 	notify_expect_reload(fd, d, "generation 2: 2 workers serving");
 	/* A reload that fails says so, and the service is ready as before. */
 	harness_expect_errors(d, "reload failed");

@@ -93,6 +93,7 @@ static const struct config_key config_listener_keys[] = {
     {"max_inflight", CT_U64, LIS(max_inflight), 0, 1, 1 << 20},
     {"output_high_water", CT_SIZE, LIS(output_high_water), 0, 0, 0},
     {"output_low_water", CT_SIZE, LIS(output_low_water), 0, 0, 0},
+    {"send_buffer", CT_SIZE, LIS(send_buffer), 0, 4096, 1 << 28},
     {"tls", CT_TLS, 0, 0, 0, 0},
     {"tls_certificate", CT_TLS, 0, 0, 0, 0},
     {"tls_ocsp_response", CT_TLS, 0, 0, 0, 0},
@@ -153,6 +154,11 @@ static int config_parse_value(const struct config *cfg, const struct config_key 
 	case CT_SIZE:
 		if (cfgval_size(v, &u, reason, rlen) < 0)
 			return -1;
+		if (k->max && (u < (uint64_t)k->min || u > (uint64_t)k->max)) {
+			snprintf(reason, rlen, "'%s' is out of range (%llu to %llu bytes)", v,
+			         (unsigned long long)k->min, (unsigned long long)k->max);
+			return -1;
+		}
 		*(uint64_t *)field = u;
 		return 0;
 	case CT_U64:

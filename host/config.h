@@ -77,6 +77,7 @@ struct listener_settings {
 	uint64_t max_inflight;        /* pipelined requests awaiting replies; default 64 */
 	uint64_t output_high_water;   /* stop reading above; default 256KiB */
 	uint64_t output_low_water;    /* resume reading below; default 64KiB */
+	uint64_t send_buffer;         /* SO_SNDBUF of each connection; 0 = the kernel's */
 	struct tls_settings *tls;     /* the tls_* keys (tlsconf.h); NULL when none is set */
 };
 

@@ -130,6 +130,12 @@ struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockadd
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
+	if (sl->ls->send_buffer) {
+		/* On the connection, not the listening socket, so that a reload
+		 * that changes or drops the setting holds for every new one. */
+		int size = (int)sl->ls->send_buffer;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	}
 
 	event_assign(&c->ev, worker_base(), fd, 0, conn_event_cb, c);
 	worker_conn_added(c);

@@ -62,7 +62,7 @@ struct worker {
 	struct event *ev_reap;
 	struct mh_conn *read_again; /* worker_read_later */
 	int edge_triggered;         /* the event backend has EV_ET and EV_CLOSED */
-	struct event *ev_signals[4]; /* one per worker_signals[] */
+	struct event *ev_signals[5]; /* one per worker_signals[] */
 	struct event *ev_shutdown;
 	struct event *ev_accept_retry;
 	struct event *ev_limit_retry;
@@ -425,9 +425,13 @@ static void worker_switch(struct generation *next)
 	retire_finished();
 }
 
-/* The signals the loop handles: stop, stop, reopen the log, reload. */
-static const int worker_signals[] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
+/* The signals the loop handles: stop (three ways), reopen the log,
+ * reload. */
+static const int worker_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGHUP};
 #define N_WORKER_SIGNALS (sizeof(worker_signals) / sizeof(worker_signals[0]))
+_Static_assert(sizeof(((struct worker *)0)->ev_signals) ==
+                   N_WORKER_SIGNALS * sizeof(struct event *),
+               "one signal event per worker_signals[]");
 
 static void worker_signals_mask(int how)
 {
@@ -449,6 +453,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
+	case SIGQUIT:
 		if (self->single && !self->draining)
 			sdnotify_stopping(); /* this process is the master too */
 		worker_drain();

@@ -45,11 +45,11 @@ static int store_put(struct kvstore *s, const char *key, size_t vlen)
 	return 0;
 }
 
-static uint64_t store_keys(struct kvstore *s)
+static struct kvstore_stats store_stats(struct kvstore *s)
 {
 	struct kvstore_stats st;
 	kvstore_get_stats(s, &st);
-	return st.keys;
+	return st;
 }
 
 /* Whether key "k<i>" is there with the value "v<i>". */
@@ -235,11 +235,11 @@ START_TEST(kvstore_lock_taken_over_from_a_dead_holder)
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_int_eq(kvstore_lock(s), 1);
-	ck_assert_uint_eq(store_keys(s), 0);
+	ck_assert_uint_eq(store_stats(s).keys, 0);
 	ck_assert_int_eq(store_put(s, "after", 10), 0);
 	kvstore_unlock(s);
 	ck_assert_int_eq(kvstore_lock(s), 0);
-	ck_assert_uint_eq(store_keys(s), 1);
+	ck_assert_uint_eq(store_stats(s).keys, 1);
 	kvstore_unlock(s);
 	munmap(zone, size);
 }
@@ -269,27 +269,20 @@ START_TEST(kvstore_reattach_keeps_keys_and_applies_the_policy)
 	    kvstore_attach(zone, size, KVSTORE_MIN_MEMORY, KVSTORE_LRU, err, sizeof(err));
 	ck_assert_ptr_eq(again, s);
 	kvstore_lock(s);
-	ck_assert_uint_eq(store_keys(s), (uint64_t)fitted);
+	ck_assert_uint_eq(store_stats(s).keys, (uint64_t)fitted);
 	/* Now under LRU (the switch linked the keys in no particular order):
 	 * a full store takes more keys by evicting; a key just read stays. */
 	int64_t now = 0;
 	snprintf(key, sizeof(key), "k%d", fitted - 1);
 	ck_assert_ptr_nonnull(kvstore_find(s, key, strlen(key), &now, 1));
 	ck_assert_int_eq(store_put(s, "new", 1000), 0);
-	ck_assert_uint_eq(store_keys(s), (uint64_t)fitted);
+	ck_assert_uint_eq(store_stats(s).keys, (uint64_t)fitted);
 	ck_assert_ptr_nonnull(kvstore_find(s, "new", 3, &now, 1));
 	ck_assert_ptr_nonnull(kvstore_find(s, key, strlen(key), &now, 1));
 	kvstore_unlock(s);
 	munmap(zone, size);
 }
 END_TEST
-
-static struct kvstore_stats store_stats(struct kvstore *s)
-{
-	struct kvstore_stats st;
-	kvstore_get_stats(s, &st);
-	return st;
-}
 
 /* A value lengthens and shortens inside its slot, keeping its bytes, and
  * no further; a watched key's version moves; the memory in use does not. */

@@ -1,8 +1,13 @@
 /* bench/bare.c — see bare.h. */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -47,4 +52,56 @@ const char *bare_http_reply(size_t *len)
 	}
 	*len = reply_len;
 	return reply;
+}
+
+int bare_args(int argc, char **argv, const char *flag, int *flag_set)
+{
+	*flag_set = argc > 1 && strcmp(argv[1], flag) == 0;
+	if (*flag_set) {
+		argv++;
+		argc--;
+	}
+	return argc > 1 ? atoi(argv[1]) : 0;
+}
+
+int bare_accept(int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+ssize_t bare_send(int fd, const void *p, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = send(fd, (const char *)p + done, len - done, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int bare_append_http_reply(char **out, size_t *len, size_t *cap, size_t max)
+{
+	size_t reply_len;
+	const char *reply = bare_http_reply(&reply_len);
+	if (*len + reply_len > *cap) {
+		size_t want = *cap ? *cap * 2 : 4096;
+		char *p = want <= max ? realloc(*out, want) : NULL;
+		if (!p)
+			return -1;
+		*out = p;
+		*cap = want;
+	}
+	memcpy(*out + *len, reply, reply_len);
+	*len += reply_len;
+	return 0;
 }

@@ -200,7 +200,7 @@ pair() {
 			"$(pair "$(cell "$f" "$d" modhost req/s)" "$(cell "$f" "$d" nginx req/s)" req/s)" \
 			"$(pair "$(cell "$f" "$d" modhost cpu_ms/1k)" "$(cell "$f" "$d" nginx cpu_ms/1k)" ms/1k)" \
 			"${r:--}" "<=0.90" "$(verdict "$r" '<=' 0.90)"
-		for floor in epoll uring; do
+		for floor in epoll uring levent; do
 			r=$(cell "$f" "$d" "$floor" ratio 2)
 			[ -n "$r" ] && row "  floor: $floor $d vs nginx" \
 				"$(pair "$(cell "$f" "$d" "$floor" req/s)" "$(cell "$f" "$d" nginx req/s)" req/s)" \

@@ -11,10 +11,8 @@
  *
  * usage: epoll-echo [--http] [PORT]   (0 or nothing: any free port)
  * It prints "epoll-echo listening on 127.0.0.1:PORT" once it accepts. */
-#define _GNU_SOURCE /* accept4 */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,24 +55,6 @@ static void echo_watch(struct echo_conn *c, uint32_t events)
 	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Send as much of p[0..len) as the socket takes; returns the bytes sent,
- * or -1 when the connection must close. */
-static ssize_t echo_send(struct echo_conn *c, const void *p, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = send(c->fd, (const char *)p + done, len - done, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n < 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 /* Wait for EPOLLOUT while output is left, else for input: stop reading
  * while the peer is not. */
 static void echo_want_out(struct echo_conn *c, int want_out)
@@ -91,7 +71,7 @@ static void echo_want_out(struct echo_conn *c, int want_out)
 static int echo_flush(struct echo_conn *c)
 {
 	if (http_mode) {
-		ssize_t done = echo_send(c, c->out, c->out_len);
+		ssize_t done = bare_send(c->fd, c->out, c->out_len);
 		if (done < 0)
 			return -1;
 		memmove(c->out, c->out + done, c->out_len - (size_t)done);
@@ -99,7 +79,7 @@ static int echo_flush(struct echo_conn *c)
 		echo_want_out(c, c->out_len > 0);
 		return 0;
 	}
-	ssize_t done = echo_send(c, c->buf, c->pend);
+	ssize_t done = bare_send(c->fd, c->buf, c->pend);
 	if (done < 0)
 		return -1;
 	memmove(c->buf, c->buf + done, c->len - (size_t)done);
@@ -112,21 +92,12 @@ static int echo_flush(struct echo_conn *c)
 /* --http: answer every whole request head in buf, drop it, send. */
 static int http_answer(struct echo_conn *c)
 {
-	size_t used = 0, http_reply_len;
+	size_t used = 0;
 	const uint8_t *end;
-	const char *http_reply = bare_http_reply(&http_reply_len);
 	while ((end = memmem(c->buf + used, c->len - used, "\r\n\r\n", 4))) {
 		used = (size_t)(end - c->buf) + 4;
-		if (c->out_len + http_reply_len > c->out_cap) {
-			size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
-			char *p = cap <= ECHO_MAX_FRAME ? realloc(c->out, cap) : NULL;
-			if (!p)
-				return -1;
-			c->out = p;
-			c->out_cap = cap;
-		}
-		memcpy(c->out + c->out_len, http_reply, http_reply_len);
-		c->out_len += http_reply_len;
+		if (bare_append_http_reply(&c->out, &c->out_len, &c->out_cap, ECHO_MAX_FRAME) < 0)
+			return -1;
 	}
 	memmove(c->buf, c->buf + used, c->len - used);
 	c->len -= used;
@@ -169,11 +140,9 @@ static int echo_read(struct echo_conn *c)
 static void echo_accept(int lfd)
 {
 	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = bare_accept(lfd);
 		if (fd < 0)
 			return; /* EAGAIN, or out of descriptors: try at the next event */
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct echo_conn *c = calloc(1, sizeof(*c));
 		uint8_t *buf = malloc(ECHO_INITIAL_CAP);
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
@@ -191,12 +160,7 @@ static void echo_accept(int lfd)
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--http") == 0) {
-		http_mode = 1;
-		argv++;
-		argc--;
-	}
-	int port = argc > 1 ? atoi(argv[1]) : 0;
+	int port = bare_args(argc, argv, "--http", &http_mode);
 	int lfd = bare_listen("epoll-echo", port, SOCK_NONBLOCK, &port);
 	if (lfd < 0)
 		return 1;

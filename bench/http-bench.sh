@@ -3,15 +3,18 @@
 # nginx (`return 200 "hello"`) and, when installed, HAProxy (`http-request
 # return`), each with one worker, and the floor under them all,
 # bench/epoll-echo --http (no framework: it answers every request head with
-# the same bytes) and the same over io_uring (bench/uring-http, when built):
-# wrk with keep-alive connections, plain and
+# the same bytes), the same over io_uring (bench/uring-http, when built),
+# and the floor on modhost's own two libraries, libevent and http-parser
+# (bench/levent-http; lscan: libevent only): wrk with keep-alive
+# connections, plain and
 # pipelined (a Lua script sends DEPTH requests per write).  Interleaved
 # rounds (the order rotates every round), server pinned to CPU 0 and wrk to
 # CPU 1; medians of requests/s, p99 latency and server CPU time per 1000
 # requests (from /proc/PID/stat), and ratios against nginx.
 #
 # usage: bench/http-bench.sh            (from a build folder, or BUILD=DIR)
-# env:   ROUNDS=5 SECS=5 WARMUP=1 CONNS=50 DEPTHS="1 16" SERVERS="modhost nginx haproxy epoll uring"
+# env:   ROUNDS=5 SECS=5 WARMUP=1 CONNS=50 DEPTHS="1 16"
+#        SERVERS="modhost nginx haproxy epoll uring levent" (lscan on request)
 #        BUSY_POLL=auto BUSY_POLL_NAP=0 (modhost's [server] settings of those names)
 #        ACCESS_LOG=off|line|buffered: modhost and nginx log every request to a
 #        file, one write per line (modhost accesslog; nginx access_log), or
@@ -28,7 +31,7 @@ SECS=${SECS:-5}
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-50}
 DEPTHS=${DEPTHS:-1 16}
-SERVERS=${SERVERS:-modhost nginx haproxy epoll uring}
+SERVERS=${SERVERS:-modhost nginx haproxy epoll uring levent}
 BUSY_POLL=${BUSY_POLL:-auto}
 BUSY_POLL_NAP=${BUSY_POLL_NAP:-0}
 ACCESS_LOG=${ACCESS_LOG:-off}
@@ -141,6 +144,20 @@ start_epoll() {
 	PORT_epoll=$LIB_PORT
 }
 
+# bench/levent-http: the floor on modhost's two HTTP libraries, libevent's
+# loop and http-parser; with --scan (lscan) libevent's loop only.
+start_levent() {
+	lib_start_bare "$SERVER_CPU" "$LEVENT_HTTP"
+	PID_levent=$LIB_PID
+	PORT_levent=$LIB_PORT
+}
+
+start_lscan() {
+	lib_start_bare "$SERVER_CPU" "$LEVENT_HTTP" --scan
+	PID_lscan=$LIB_PID
+	PORT_lscan=$LIB_PORT
+}
+
 # bench/uring-http: the same floor over io_uring (built with liburing).
 start_uring() {
 	lib_start_bare "$SERVER_CPU" "$URING_HTTP"
@@ -151,7 +168,7 @@ start_uring() {
 RUN=""
 for s in $SERVERS; do
 	case $s in
-	modhost | epoll) "start_$s" ;;
+	modhost | epoll | levent | lscan) "start_$s" ;;
 	uring)
 		if [ ! -x "$URING_HTTP" ]; then
 			echo "# uring: bench/uring-http is not built (apt-get install liburing-dev, rerun configure): skipped"

@@ -32,6 +32,7 @@ lib_init() {
 	MH_BENCH=$BUILD/bench/mh-bench
 	EPOLL_ECHO=$BUILD/bench/epoll-echo
 	URING_HTTP=$BUILD/bench/uring-http # optional: built when liburing is installed
+	LEVENT_HTTP=$BUILD/bench/levent-http
 	for f in "$MODHOSTD" "$MH_BENCH" "$EPOLL_ECHO"; do
 		[ -x "$f" ] || lib_die "$f is missing: run make in $BUILD"
 	done
@@ -149,7 +150,7 @@ lib_start_modhost() {
 	[ -n "$LIB_WORKER" ] || LIB_WORKER=$LIB_PID
 }
 
-# Start one of the bare servers (bench/epoll-echo, bench/uring-http) BIN
+# Start one of the bare servers (bench/epoll-echo, uring-http, levent-http) BIN
 # pinned to CPU, with ARGS before its port (0: any free one); it prints
 # "NAME listening on 127.0.0.1:PORT".  Sets LIB_PID and LIB_PORT.
 lib_start_bare() {

@@ -239,9 +239,11 @@ static int h1_http_code(int status)
 }
 
 /* An error reply: for a request that was denied or whose handler failed
- * (in its place in the reply order; the connection goes on), or for the
- * protocol error we reported from decode (with its own status, and
- * "Connection: close": the host closes next).  The body is a short text:
+ * (in its place in the reply order; the connection goes on), for the
+ * protocol error we reported from decode (with its own status), or for
+ * one of the host's own with no request waiting for its reply (a timeout,
+ * a connection limit).  The last two say "Connection: close": the host
+ * closes next.  The body is a short text:
  * the host's reason for a denial, the status's reason phrase for a
  * protocol error, with anything but printable ASCII replaced. */
 void h1_encode_error(mh_module *m, mh_conn *c, void *state, int status, const char *text,
@@ -250,12 +252,13 @@ void h1_encode_error(mh_module *m, mh_conn *c, void *state, int status, const ch
 	struct h1_conn *st = state;
 	struct h1_out o = {.out = out};
 	int protocol = st->err_code && text && h1_hash(text) == st->err_hash;
+	int for_request = !protocol && st->answered < st->decoded;
 	int code = protocol ? st->err_code : h1_http_code(status);
-	int no_body = 0, close = protocol;
+	int no_body = 0, close = !for_request;
 	if (protocol) {
 		st->err_code = 0;
 		text = NULL;
-	} else {
+	} else if (for_request) {
 		no_body = (int)((st->no_body_ring >> (st->answered & 63)) & 1);
 		close = st->closing && st->answered + 1 == st->decoded;
 	}
@@ -274,7 +277,7 @@ void h1_encode_error(mh_module *m, mh_conn *c, void *state, int status, const ch
 	h1_puts(&o, close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
 	if (!no_body)
 		h1_put(&o, clean, n);
-	if (!protocol)
+	if (for_request)
 		h1_answered(st, &o);
 	h1_flush(&o);
 }

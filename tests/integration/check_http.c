@@ -20,7 +20,7 @@
 /* Two instances of the codec: "http1" with its defaults for the curl tests,
  * "tight" (the same .so) with small limits for the limit tests.  Listener
  * "web" echoes; "routed" has routes and no handler of its own; "limits"
- * uses the tight codec with routes. */
+ * uses the tight codec with routes; "slow" allows 300 ms per request. */
 #define CONF                                                                                       \
 	"[server]\nworkers = 1\nshutdown_timeout = 5s\n"                                           \
 	"[log]\nlevel = info\nformat = text\n"                                                     \
@@ -37,7 +37,9 @@
 	"[listener routed]\nlisten = 127.0.0.1:0\ncodec = http1\n"                                 \
 	"routes = r-hello, r-echo, r-fields\n"                                                     \
 	"[listener limits]\nlisten = 127.0.0.1:0\ncodec = tight\n"                                 \
-	"routes = r-hello, r-echo, r-fields\n"
+	"routes = r-hello, r-echo, r-fields\n"                                                     \
+	"[listener slow]\nlisten = 127.0.0.1:0\ncodec = http1\nhandler = fixed\n"                  \
+	"read_timeout = 300ms\n"
 
 static struct harness_daemon *start(void)
 {
@@ -451,6 +453,30 @@ static void expect_refused(int port, const char *what, const char *request, int 
 	close(fd);
 }
 
+/* A request head still incomplete at read_timeout: 408, and the close is
+ * announced, as for the codec's own refusals. */
+START_TEST(test_read_timeout_answers_408_and_closes)
+{
+	struct harness_daemon *d = start();
+	int port = harness_port(d, "slow");
+	int fd = harness_connect_ok(port);
+	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n");
+	static struct resp r;
+	char v[64];
+	read_resp(fd, &r, 0);
+	harness_assert(r.code == 408, "status %d, expected 408:\n%s", r.code, r.head);
+	harness_assert(resp_header(&r, "Connection", v, sizeof(v)) && strcmp(v, "close") == 0,
+	               "no Connection: close:\n%s", r.head);
+	expect_closed(fd);
+	close(fd);
+	/* A connection that finished its request meanwhile is served. */
+	fd = harness_connect_ok(port);
+	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+	expect_resp(fd, 200, NULL);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_limits_and_smuggling_refused_with_status_and_close)
 {
 	static const struct bad_case cases[] = {
@@ -730,6 +756,7 @@ static Suite *http_suite(void)
 	tcase_add_checked_fixture(tc, NULL, harness_cleanup);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_limits_and_smuggling_refused_with_status_and_close);
+	tcase_add_test(tc, test_read_timeout_answers_408_and_closes);
 	tcase_add_test(tc, test_size_limits_at_and_over);
 	tcase_add_test(tc, test_good_request_answered_before_a_bad_one);
 	suite_add_tcase(s, tc);

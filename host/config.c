@@ -81,6 +81,7 @@ static const struct config_key config_listener_keys[] = {
     {"listen", CT_LISTEN, 0, 0, 0, 0},
     {"backlog", CT_INT, LIS(backlog), 0, 1, 65535},
     {"max_connections", CT_U64, LIS(max_connections), 0, 0, 1 << 24},
+    {"max_connections_per_ip", CT_U64, LIS(max_connections_per_ip), 0, 0, 1 << 24},
     {"codec", CT_NAME, LIS(codec), 0, 0, 0},
     {"handler", CT_NAME, LIS(handler), 0, 0, 0},
     {"routes", CT_NAMES, LIS(routes), LIS(n_routes), 0, 0},
@@ -377,6 +378,14 @@ static int config_build_listener(struct cfgfile_ctx *ctx, const struct cfg_secti
 		              "output_high_water (%llu)",
 		              lo->key, (unsigned long long)l->output_low_water,
 		              (unsigned long long)l->output_high_water);
+		return -1;
+	}
+	if (l->max_connections_per_ip && l->family == LISTENER_UNIX) {
+		lo = cfgfile_entry(sec, "max_connections_per_ip");
+		cfgfile_error(ctx, lo->file, lo->line,
+		              "max_connections_per_ip needs a TCP listener: '%s' listens on a "
+		              "unix socket, whose peers have no address",
+		              sec->name);
 		return -1;
 	}
 	if (!l->handler && !cfgfile_entry(sec, "routes")) {

@@ -61,6 +61,7 @@ struct listener_settings {
 	char *unix_path; /* absolute, for LISTENER_UNIX */
 	int backlog;                  /* default 511 */
 	uint64_t max_connections;     /* this listener, whole host; 0 = only the host limit */
+	uint64_t max_connections_per_ip; /* from one client address, whole host; 0 = none */
 	char *codec;                  /* module name, required */
 	char *handler;                /* module name; required unless routes are set */
 	char **routes;                /* NULL-terminated route names, in match order */

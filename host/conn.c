@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
+#include "peerlimit.h"
 #include "pipeline.h"
 #include "tls.h"
 #include "transport.h"
@@ -109,6 +110,48 @@ int conn_codec_start(struct mh_conn *c, struct mh_module *m)
 	return 0;
 }
 
+static void conn_fail(struct mh_conn *c, int status, const char *text, const char *limit);
+
+/* max_connections_per_ip: count c under its address, or return 1 when the
+ * address already has as many connections as the listener allows. */
+static int conn_count_peer(struct mh_conn *c)
+{
+	uint64_t max = c->sl->ls->max_connections_per_ip;
+	uint64_t key = max ? peerlimit_key(c->sl->ls->name, &c->peer.sa) : 0;
+	if (!key)
+		return 0;
+	if (peerlimit_count(key) >= max)
+		return 1;
+	if (peerlimit_add(key) == 0)
+		c->flags |= CONN_PER_IP;
+	return 0;
+}
+
+/* Over max_connections_per_ip: a plain connection gets the codec's
+ * "unavailable" reply (HTTP 503, RESP -ERR) and is closed; a TLS one is
+ * closed at once, before a handshake that would cost more than the
+ * refusal is worth. */
+static void conn_refuse_peer(struct mh_conn *c)
+{
+	static const char text[] = "too many connections from this address";
+	if (!c->transport->open && conn_codec_start(c, c->sl->codec) == 0) {
+		conn_fail(c, MH_STATUS_UNAVAILABLE, text, "max_connections_per_ip");
+		return;
+	}
+	log_info("listener '%s': closing connection from %s: %s", c->sl->ls->name,
+	         conn_peer_text(c), text);
+	pipeline_observe(c, MH_EVENT_LIMIT, NULL, "max_connections_per_ip", 0);
+	c->flags |= CONN_CLOSE_NOW;
+}
+
+void conn_uncount_peer(struct mh_conn *c)
+{
+	if (c->flags & CONN_PER_IP) {
+		peerlimit_remove(peerlimit_key(c->sl->ls->name, &c->peer.sa));
+		c->flags &= ~CONN_PER_IP;
+	}
+}
+
 struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockaddr *peer,
                          socklen_t peerlen)
 {
@@ -137,11 +180,15 @@ struct mh_conn *conn_new(struct serve_listener *sl, int fd, const struct sockadd
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	}
 
+	int refuse = conn_count_peer(c);
+
 	event_assign(&c->ev, worker_base(), fd, 0, conn_event_cb, c);
 	worker_conn_added(c);
 	pipeline_observe(c, MH_EVENT_CONN_OPEN, NULL, NULL, 0);
-	/* A transport with a handshake starts the codec when it is done. */
-	if (c->transport->open) {
+	if (refuse) {
+		conn_refuse_peer(c);
+	} else if (c->transport->open) {
+		/* A transport with a handshake starts the codec when it is done. */
 		c->flags |= CONN_HANDSHAKE;
 		c->msg_started_ms = conn_now_ms();
 		if (c->transport->open(c) < 0) {

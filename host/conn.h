@@ -24,14 +24,14 @@ struct serve_listener;
 struct transport_ops;
 
 enum conn_flag {
-	CONN_READ_PAUSED = 1u << 0,  /* backpressure: not reading */
-	CONN_CLOSING = 1u << 1,      /* flush queued output, then close */
-	CONN_CLOSE_NOW = 1u << 2,    /* close without flushing */
-	CONN_IN_CALLBACK = 1u << 3,  /* freeing is deferred to the unwind */
-	CONN_PEER_EOF = 1u << 4,     /* the peer finished sending */
-	CONN_DRAINING = 1u << 5,     /* the worker is stopping */
-	CONN_REAP = 1u << 6,         /* queued on the worker's reap list */
-	CONN_CODEC_READY = 1u << 7,  /* codec conn_init ran */
+	CONN_READ_PAUSED = 1u << 0,   /* backpressure: not reading */
+	CONN_CLOSING = 1u << 1,       /* flush queued output, then close */
+	CONN_CLOSE_NOW = 1u << 2,     /* close without flushing */
+	CONN_IN_CALLBACK = 1u << 3,   /* freeing is deferred to the unwind */
+	CONN_PEER_EOF = 1u << 4,      /* the peer finished sending */
+	CONN_DRAINING = 1u << 5,      /* the worker is stopping */
+	CONN_REAP = 1u << 6,          /* queued on the worker's reap list */
+	CONN_CODEC_READY = 1u << 7,   /* codec conn_init ran */
 	CONN_INFLIGHT_FULL = 1u << 8, /* decoding stopped at max_inflight */
 	CONN_SERVED = 1u << 9,        /* at least one reply went out */
 	CONN_HANDSHAKE = 1u << 10,    /* the transport's handshake runs; no codec yet */
@@ -39,6 +39,7 @@ enum conn_flag {
 	CONN_READ_MORE = 1u << 12,    /* edge-triggered: the socket may hold unannounced input */
 	CONN_READ_QUEUED = 1u << 13,  /* on the worker's read-again list */
 	CONN_PEER_HUP = 1u << 14,     /* epoll saw the peer's FIN (EV_CLOSED): read to EOF */
+	CONN_PER_IP = 1u << 15,       /* counted for max_connections_per_ip (peerlimit.h) */
 };
 
 struct mh_conn {
@@ -103,6 +104,8 @@ void *conn_data(struct mh_conn *c, struct mh_module *m, size_t size,
                 void (*release)(struct mh_module *m, void *data));
 /* Call the release of every module block on c (once; conn_free does). */
 void conn_release_data(struct mh_conn *c);
+/* Stop counting c for max_connections_per_ip (when it was). */
+void conn_uncount_peer(struct mh_conn *c);
 /* Format of the peer address, cached in the arena. */
 const char *conn_peer_text(struct mh_conn *c);
 /* Monotonic milliseconds (the loop's cached time). */

@@ -9,6 +9,7 @@
 #include "listener.h"
 #include "loader.h"
 #include "modhost.h"
+#include "peerlimit.h"
 #include "route.h"
 #include "tlsconf.h"
 
@@ -89,6 +90,8 @@ int generation_build(const char *main_path, const struct generation *previous, u
 	 * build: a reload picks up replaced files, and a bad one fails the
 	 * build (modhostd -t reports it; on reload the old generation serves). */
 	if (tlsconf_build(gen, err, errlen) < 0)
+		goto fail;
+	if (bind_sockets && peerlimit_prepare(gen->cfg, err, errlen) < 0)
 		goto fail;
 	if (bind_sockets &&
 	    listener_open_all(gen->cfg, previous ? previous->listeners : NULL,

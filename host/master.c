@@ -23,6 +23,7 @@
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
+#include "peerlimit.h"
 #include "sdnotify.h"
 #include "shm.h"
 #include "status.h"
@@ -132,6 +133,7 @@ static void worker_child(struct master *ms, struct worker_proc *p)
 	if (getppid() == 1)
 		_exit(0); /* the master is already gone */
 	shm_set_self(p->slot);
+	peerlimit_start(p->slot);
 	shm_set_modules(ms->gen->mods);
 	shm_get()->slots[p->slot].pid = getpid();
 	log_set_process("worker", p->id);
@@ -153,6 +155,7 @@ static int spawn(struct master *ms, struct worker_proc *p)
 		log_error("no free worker slot");
 		return -1;
 	}
+	peerlimit_slot_reset(p->slot);
 	struct shm_slot *slot = &shm_get()->slots[p->slot];
 	slot->generation = p->gen_id;
 	slot->worker_id = p->id;

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
+#include "peerlimit.h"
 #include "route.h"
 #include "sdnotify.h"
 #include "shm.h"
@@ -220,6 +221,7 @@ void worker_conn_added(struct mh_conn *c)
 
 void worker_conn_removed(struct mh_conn *c)
 {
+	conn_uncount_peer(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -691,6 +693,8 @@ int worker_run(struct generation **genp, int id, worker_reload_fn reload)
 	w.reload = reload;
 	w.id = id;
 	w.single = single;
+	if (single)
+		peerlimit_start(-1);
 	w.base = event_base_new();
 	if (!w.base) {
 		log_error("cannot create the event loop");

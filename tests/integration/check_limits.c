@@ -1,7 +1,8 @@
 /* tests/integration/check_limits.c — the host's limits on the real
  * modhostd: backpressure against a peer that never reads, idle / read /
- * write timeouts, max_inflight, a listener's max_connections, and replies
- * leaving in request order when completed out of order. */
+ * write timeouts, max_inflight, a listener's max_connections and
+ * max_connections_per_ip, and replies leaving in request order when
+ * completed out of order. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "adminclient.h"
 #include "harness.h"
 
 #define IO_MS 10000
@@ -552,6 +554,155 @@ START_TEST(test_listener_max_connections_holds_the_sixth_until_one_closes)
 }
 END_TEST
 
+/* ---- connections per client address ----------------------------------------- */
+
+/* Two workers; "web" (http1) allows 2 connections per address, "frames"
+ * (lenprefix, which has no error reply) 1; "scrape" serves the metrics. */
+#define CONF_PER_IP                                                                                \
+	"[server]\nworkers = 2\nshutdown_timeout = 5s\n"                                           \
+	"[log]\nlevel = info\nformat = text\n"                                                     \
+	"[module http1]\n[module fixed]\nbody = hello\n"                                           \
+	"[module lenprefix]\n[module testhandler]\nfile = %s\nlog_connections = yes\n"             \
+	"[module prometheus]\n"                                                                    \
+	"[listener web]\nlisten = 127.0.0.1:0\ncodec = http1\nhandler = fixed\n"                   \
+	"max_connections_per_ip = 2\n"                                                             \
+	"[listener frames]\nlisten = 127.0.0.1:0\ncodec = lenprefix\nhandler = testhandler\n"      \
+	"max_connections_per_ip = 1\n"                                                             \
+	"[listener scrape]\nlisten = 127.0.0.1:0\ncodec = lenprefix\nhandler = prometheus\n"
+
+/* GET / on fd: returns the status code; a 200 must carry "hello", a 503
+ * must say "Connection: close" and be followed by the close. */
+static int http_get(int fd)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: limits\r\n\r\n";
+	char line[256];
+	int r = harness_send_all(fd, req, sizeof(req) - 1, IO_MS);
+	harness_assert(r == HARNESS_OK, "send GET: %s", harness_io_name(r));
+	r = harness_recv_line(fd, line, sizeof(line), IO_MS);
+	harness_assert(r == HARNESS_OK, "status line: %s", harness_io_name(r));
+	int code = 0, close_header = 0;
+	harness_assert(sscanf(line, "HTTP/1.1 %d", &code) == 1, "status line '%s'", line);
+	while ((r = harness_recv_line(fd, line, sizeof(line), IO_MS)) == HARNESS_OK &&
+	       strcmp(line, "\r\n") != 0)
+		close_header |= strcasecmp(line, "Connection: close\r\n") == 0;
+	harness_assert(r == HARNESS_OK, "headers: %s", harness_io_name(r));
+	if (code == 200) {
+		char body[6] = {0};
+		r = harness_recv_exact(fd, body, 5, IO_MS);
+		harness_assert(r == HARNESS_OK && strcmp(body, "hello") == 0, "body '%s': %s", body,
+		               harness_io_name(r));
+	} else {
+		harness_assert(code == 503, "status %d", code);
+		harness_assert(close_header, "a 503 without Connection: close");
+		r = harness_wait_closed(fd, IO_MS, NULL);
+		harness_assert(r == HARNESS_EOF || r == HARNESS_RESET,
+		               "the refused connection stayed open (%s)", harness_io_name(r));
+	}
+	return code;
+}
+
+/* Close fd from our side and wait until the daemon has closed its own:
+ * by then it no longer counts the connection. */
+static void close_and_wait(int fd)
+{
+	shutdown(fd, SHUT_WR);
+	int r = harness_wait_closed(fd, IO_MS, NULL);
+	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "the daemon kept the connection: %s",
+	               harness_io_name(r));
+	close(fd);
+}
+
+/* Two connections from 127.0.0.1 held by different workers: a third is
+ * refused by whichever worker takes it, so the count is the host's, not a
+ * worker's.  Another address is served meanwhile, and once one of the two
+ * closes, 127.0.0.1 is served again. */
+START_TEST(test_max_connections_per_ip_counts_an_address_over_all_workers)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_PER_IP, harness_test_module("testhandler"));
+	int web = harness_port(d, "web");
+	int refused = 0;
+	int a = harness_connect_ok(web);
+	harness_assert(http_get(a) == 200, "the first connection was refused");
+	pid_t owner_a = harness_connection_owner(d, a);
+	int b = -1;
+	/* Reconnect until the second connection lands on the other worker.  A
+	 * close the daemon has not seen yet still counts: then it refuses. */
+	for (int tries = 0; b < 0; tries++) {
+		harness_assert(tries < 64, "64 connections all went to worker %d", (int)owner_a);
+		int fd = harness_connect_ok(web);
+		if (http_get(fd) == 503) {
+			refused++;
+			close(fd);
+		} else if (harness_connection_owner(d, fd) == owner_a) {
+			close_and_wait(fd);
+		} else {
+			b = fd;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		int c = harness_connect_ok(web);
+		harness_assert(http_get(c) == 503, "a third connection from 127.0.0.1 was served");
+		refused++;
+		close(c);
+	}
+	int other = harness_connect_from(web, "127.0.0.2");
+	harness_assert(other >= 0, "connect from 127.0.0.2: %s", strerror(errno));
+	harness_assert(http_get(other) == 200, "127.0.0.2 was refused");
+	harness_assert(http_get(a) == 200 && http_get(b) == 200, "the two held connections");
+
+	close_and_wait(a);
+	int again = harness_connect_ok(web);
+	harness_assert(http_get(again) == 200, "127.0.0.1 refused after one of its two closed");
+	harness_assert(http_get(b) == 200, "the other held connection");
+
+	char *t = admin_scrape_frames(harness_port(d, "scrape"));
+	admin_expect_sample(
+	    t, "modhost_limit_hits_total{listener=\"web\",limit=\"max_connections_per_ip\"}",
+	    refused);
+	free(t);
+	close(again);
+	close(b);
+	close(other);
+}
+END_TEST
+
+/* The limit is the listener's: connections to "web" do not count on
+ * "frames".  lenprefix has no error reply, so a refused connection is
+ * just closed. */
+START_TEST(test_max_connections_per_ip_is_per_listener)
+{
+	struct harness_daemon *d =
+	    harness_start_ready(CONF_PER_IP, harness_test_module("testhandler"));
+	int web = harness_connect_ok(harness_port(d, "web"));
+	harness_assert(http_get(web) == 200, "web refused its first connection");
+	int frames = harness_port(d, "frames");
+	int a = harness_connect_ok(frames);
+	send_frame_ok(a, "first");
+	expect_frame(a, "first", IO_MS);
+
+	size_t from = harness_log_size(d);
+	int b = harness_connect_ok(frames);
+	int r = harness_wait_closed(b, IO_MS, NULL);
+	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "the second connection: %s",
+	               harness_io_name(r));
+	harness_wait_log(d, from,
+	                 "listener 'frames': closing connection from 127\\.0\\.0\\.1:[0-9]+: "
+	                 "too many connections from this address");
+	close(b);
+
+	int c = harness_connect_from(frames, "127.0.0.3");
+	harness_assert(c >= 0, "connect from 127.0.0.3: %s", strerror(errno));
+	send_frame_ok(c, "other");
+	expect_frame(c, "other", IO_MS);
+	send_frame_ok(a, "still");
+	expect_frame(a, "still", IO_MS);
+	close(a);
+	close(c);
+	close(web);
+}
+END_TEST
+
 static Suite *limits_suite(void)
 {
 	Suite *s = suite_create("limits");
@@ -586,6 +737,8 @@ static Suite *limits_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_listener_max_connections_holds_the_sixth_until_one_closes);
 	tcase_add_test(tc, test_conn_data_lives_and_dies_with_its_connection);
+	tcase_add_test(tc, test_max_connections_per_ip_counts_an_address_over_all_workers);
+	tcase_add_test(tc, test_max_connections_per_ip_is_per_listener);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -560,6 +560,38 @@ START_TEST(test_garbage_truncated_and_stalled_handshakes)
 }
 END_TEST
 
+/* max_connections_per_ip on a TLS listener: the connection past the
+ * limit is closed before the handshake, not one byte of it sent. */
+START_TEST(test_connection_past_the_per_ip_limit_closed_before_the_handshake)
+{
+	struct harness_daemon *d = harness_start_ready(
+	    CONF_HEAD("1") MODULES TLS_LISTENER(
+	        "t", "line", "echo", "tls_certificate = %s %s\nmax_connections_per_ip = 1\n"),
+	    harness_test_module("testhandler"), tls_cert("server-ecdsa.pem"),
+	    tls_cert("server-ecdsa.key"));
+	int port = harness_port(d, "t");
+	struct tcli t;
+	tcli_ok(&t, port, NULL);
+	tcli_expect_line(&t, "first");
+
+	size_t at = harness_log_size(d);
+	int fd = harness_connect_ok(port);
+	static const unsigned char hello_start[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00};
+	harness_send_all(fd, hello_start, sizeof(hello_start), IO_MS);
+	size_t got = 0;
+	int r = harness_wait_closed(fd, IO_MS, &got);
+	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "second connection: %s",
+	               harness_io_name(r));
+	harness_assert(got == 0, "the refused connection got %zu bytes of a handshake", got);
+	close(fd);
+	harness_wait_log(d, at,
+	                 "listener 't': closing connection from 127\\.0\\.0\\.1:[0-9]+: "
+	                 "too many connections from this address");
+	tcli_expect_line(&t, "still");
+	tcli_close(&t);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *tests[] = {
@@ -571,6 +603,7 @@ int main(void)
 	    test_mtls_require_and_optional,
 	    test_ocsp_response_is_stapled,
 	    test_garbage_truncated_and_stalled_handshakes,
+	    test_connection_past_the_per_ip_limit_closed_before_the_handshake,
 	};
 	return tls_run_tests("tls", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -195,6 +195,9 @@ long harness_raise_nofile(void);
  * not 0, are set before connecting.  Returns the fd, or -1 with errno. */
 int harness_connect(int port);
 int harness_connect_buf(int port, int rcvbuf, int sndbuf);
+/* The same from the given source address (e.g. "127.0.0.2": any address
+ * of 127.0.0.0/8 is the loopback's), for limits per client address. */
+int harness_connect_from(int port, const char *source);
 /* harness_connect that fails the test (naming port and errno) instead of
  * returning -1. */
 int harness_connect_ok_at(const char *file, int line, int port);

@@ -17,11 +17,22 @@
 
 #include "harness.h"
 
-int harness_connect_buf(int port, int rcvbuf, int sndbuf)
+/* Connect to 127.0.0.1:port from source (an IPv4 address of the
+ * loopback net, or NULL for the kernel's choice). */
+static int connect_from(int port, const char *source, int rcvbuf, int sndbuf)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
+	if (source) {
+		struct sockaddr_in src = {.sin_family = AF_INET};
+		if (inet_pton(AF_INET, source, &src.sin_addr) != 1) {
+			errno = EINVAL;
+			goto fail;
+		}
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
+			goto fail;
+	}
 	if (rcvbuf)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (sndbuf)
@@ -51,9 +62,19 @@ fail:;
 	return -1;
 }
 
+int harness_connect_buf(int port, int rcvbuf, int sndbuf)
+{
+	return connect_from(port, NULL, rcvbuf, sndbuf);
+}
+
 int harness_connect(int port)
 {
-	return harness_connect_buf(port, 0, 0);
+	return connect_from(port, NULL, 0, 0);
+}
+
+int harness_connect_from(int port, const char *source)
+{
+	return connect_from(port, source, 0, 0);
 }
 
 int harness_connect_ok_at(const char *file, int line, int port)

@@ -184,6 +184,7 @@ START_TEST(test_good_config)
 	ck_assert_uint_eq(a->output_high_water, 1048576);
 	ck_assert_uint_eq(a->output_low_water, 524288);
 	ck_assert_uint_eq(a->send_buffer, 65536);
+	ck_assert_uint_eq(a->max_connections_per_ip, 10);
 
 	const struct listener_settings *b = config_listener(cfg, "b");
 	ck_assert_int_eq(b->family, LISTENER_TCP);
@@ -203,6 +204,7 @@ START_TEST(test_good_config)
 	ck_assert_uint_eq(b->output_high_water, 262144);
 	ck_assert_uint_eq(b->output_low_water, 65536);
 	ck_assert_uint_eq(b->send_buffer, 0);
+	ck_assert_uint_eq(b->max_connections_per_ip, 0);
 
 	const struct listener_settings *c = config_listener(cfg, "c");
 	ck_assert_int_eq(c->family, LISTENER_UNIX);
@@ -391,6 +393,9 @@ static const struct {
     {"inflight-zero.ini", "{F}:6: bad value for 'max_inflight': 0 is out of range (1..1048576)"},
     {"send-buffer-small.ini",
      "{F}:6: bad value for 'send_buffer': '1KiB' is out of range (4096 to 268435456 bytes)"},
+    {"per-ip-unix.ini",
+     "{F}:6: max_connections_per_ip needs a TCP listener: 'x' listens on a unix socket, "
+     "whose peers have no address"},
     {"env-unset.ini", "{F}:3: environment variable MH_TEST_UNSET_VAR is not set"},
     {"listen-hostname.ini", "{F}:3: bad value for 'listen': 'localhost' is not a numeric IP "
                             "address (host names are not resolved)"},

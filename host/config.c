@@ -92,6 +92,7 @@ static const struct config_key config_listener_keys[] = {
     {"read_timeout", CT_DURATION, LIS(read_timeout_ms), 0, 0, 0},
     {"write_timeout", CT_DURATION, LIS(write_timeout_ms), 0, 0, 0},
     {"max_inflight", CT_U64, LIS(max_inflight), 0, 1, 1 << 20},
+    {"max_requests_per_connection", CT_U64, LIS(max_requests_per_connection), 0, 0, UINT32_MAX},
     {"output_high_water", CT_SIZE, LIS(output_high_water), 0, 0, 0},
     {"output_low_water", CT_SIZE, LIS(output_low_water), 0, 0, 0},
     {"send_buffer", CT_SIZE, LIS(send_buffer), 0, 4096, 1 << 28},

@@ -76,6 +76,7 @@ struct listener_settings {
 	uint64_t read_timeout_ms;     /* a message incomplete for this long; default 30s */
 	uint64_t write_timeout_ms;    /* output pending and the peer not draining; default 30s */
 	uint64_t max_inflight;        /* pipelined requests awaiting replies; default 64 */
+	uint64_t max_requests_per_connection; /* then the connection closes; 0 = no limit */
 	uint64_t output_high_water;   /* stop reading above; default 256KiB */
 	uint64_t output_low_water;    /* resume reading below; default 64KiB */
 	uint64_t send_buffer;         /* SO_SNDBUF of each connection; 0 = the kernel's */

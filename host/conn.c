@@ -390,10 +390,12 @@ static void conn_encode_ready(struct mh_conn *c)
 			                                    : status_text(reply->status));
 		} else {
 			msg_body(reply);
-			/* Draining, the connection closes once this last reply is
-			 * out: let the codec announce it (Connection: close). */
-			if ((c->flags & CONN_DRAINING) && c->n_inflight == 0 &&
-			    (!c->in || buf_length(c->in) == 0))
+			/* Closing, or draining with no input left, the connection
+			 * ends once this last reply is out: let the codec announce
+			 * it (Connection: close). */
+			if (c->n_inflight == 0 &&
+			    ((c->flags & CONN_CLOSING) ||
+			     ((c->flags & CONN_DRAINING) && (!c->in || buf_length(c->in) == 0))))
 				msg_field_set(reply, MH_FIELD_CLOSING, "close", 5);
 			shm_mark_running(c->codec);
 			int r = codec->encode(c->codec, c, c->codec_state, reply, (mh_buf *)c->out);
@@ -487,6 +489,11 @@ static void conn_decode(struct mh_conn *c)
 		c->inflight_tail = msg;
 		c->n_inflight++;
 		decoded++;
+		/* The last request this connection may make: nothing behind it
+		 * is read, and its reply announces the close. */
+		uint64_t max_requests = sl->ls->max_requests_per_connection;
+		if (max_requests && ++c->n_requests >= max_requests)
+			c->flags |= CONN_CLOSING;
 		pipeline_run(c, msg);
 	}
 	if (c->n_inflight >= sl->ls->max_inflight && buf_length(c->in) > 0)

@@ -47,6 +47,7 @@ struct mh_conn {
 	uint32_t flags;
 	uint32_t n_inflight;
 	short events; /* what ev is registered for */
+	short error_status; /* from conn_set_error (an MH_STATUS_*) */
 	struct event ev;
 	struct mh_buf *in, *out; /* created on first use */
 	struct serve_listener *sl;
@@ -65,8 +66,8 @@ struct mh_conn {
 	uint64_t msg_started_ms; /* when the unparsed input began; 0 = none;
 	                          * in CONN_HANDSHAKE: when the handshake began */
 	char *error_text;        /* from conn_set_error, in the arena */
-	int error_status;
 	uint32_t io_window;      /* the worker's load window of its last I/O */
+	uint32_t n_requests;     /* decoded so far (max_requests_per_connection) */
 	char *peer_text;         /* formatted on first use, in the arena */
 	struct conn_data *data;  /* modules' conn_data blocks, in the arena */
 	union { /* unix peers keep only the family */

@@ -203,7 +203,8 @@ static void api_conn_set_error(mh_conn *c, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	c->error_status = status;
+	/* Statuses are small (enum mh_status); anything else is the module's bug. */
+	c->error_status = (short)(status >= 0 && status < 1000 ? status : MH_STATUS_INTERNAL);
 	c->error_text = arena_strdup(&c->arena, text);
 }
 

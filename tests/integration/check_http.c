@@ -20,7 +20,8 @@
 /* Two instances of the codec: "http1" with its defaults for the curl tests,
  * "tight" (the same .so) with small limits for the limit tests.  Listener
  * "web" echoes; "routed" has routes and no handler of its own; "limits"
- * uses the tight codec with routes; "slow" allows 300 ms per request. */
+ * uses the tight codec with routes; "slow" allows 300 ms per request;
+ * "short" 3 requests per connection. */
 #define CONF                                                                                       \
 	"[server]\nworkers = 1\nshutdown_timeout = 5s\n"                                           \
 	"[log]\nlevel = info\nformat = text\n"                                                     \
@@ -39,7 +40,9 @@
 	"[listener limits]\nlisten = 127.0.0.1:0\ncodec = tight\n"                                 \
 	"routes = r-hello, r-echo, r-fields\n"                                                     \
 	"[listener slow]\nlisten = 127.0.0.1:0\ncodec = http1\nhandler = fixed\n"                  \
-	"read_timeout = 300ms\n"
+	"read_timeout = 300ms\n"                                                                   \
+	"[listener short]\nlisten = 127.0.0.1:0\ncodec = http1\nhandler = fixed\n"                 \
+	"max_requests_per_connection = 3\n"
 
 static struct harness_daemon *start(void)
 {
@@ -477,6 +480,41 @@ START_TEST(test_read_timeout_answers_408_and_closes)
 }
 END_TEST
 
+/* max_requests_per_connection = 3: the third reply says Connection: close
+ * and the connection ends; pipelined requests past the third are not
+ * answered. */
+START_TEST(test_max_requests_per_connection_closes_after_the_last)
+{
+	struct harness_daemon *d = start();
+	int port = harness_port(d, "short");
+	static struct resp r;
+	char v[64];
+	int fd = harness_connect_ok(port);
+	for (int i = 1; i <= 3; i++) {
+		send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+		read_resp(fd, &r, 0);
+		harness_assert(r.code == 200, "request %d: status %d", i, r.code);
+		const char *conn = resp_header(&r, "Connection", v, sizeof(v));
+		harness_assert((i == 3) == (conn && strcmp(conn, "close") == 0),
+		               "request %d: Connection: %s", i, conn ? conn : "(none)");
+	}
+	expect_closed(fd);
+	close(fd);
+
+	fd = harness_connect_ok(port);
+	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n"
+	             "GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n"
+	             "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+	for (int i = 1; i <= 3; i++) {
+		read_resp(fd, &r, 0);
+		harness_assert(r.code == 200, "pipelined %d: status %d", i, r.code);
+	}
+	harness_assert(resp_header(&r, "Connection", v, sizeof(v)) && strcmp(v, "close") == 0,
+	               "the third pipelined reply: no Connection: close:\n%s", r.head);
+	harness_expect_clean_close(fd, "after the third reply");
+}
+END_TEST
+
 START_TEST(test_limits_and_smuggling_refused_with_status_and_close)
 {
 	static const struct bad_case cases[] = {
@@ -757,6 +795,7 @@ static Suite *http_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_limits_and_smuggling_refused_with_status_and_close);
 	tcase_add_test(tc, test_read_timeout_answers_408_and_closes);
+	tcase_add_test(tc, test_max_requests_per_connection_closes_after_the_last);
 	tcase_add_test(tc, test_size_limits_at_and_over);
 	tcase_add_test(tc, test_good_request_answered_before_a_bad_one);
 	suite_add_tcase(s, tc);

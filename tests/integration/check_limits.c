@@ -455,6 +455,20 @@ START_TEST(test_half_closed_connection_still_gets_its_replies)
 }
 END_TEST
 
+/* Send last and too_late in one write: expect reply (to last), then the
+ * close, with nothing after the reply. */
+static void expect_close_after(int fd, const char *last, const char *reply, const char *too_late)
+{
+	char buf[64];
+	size_t off = 0;
+	put_frame(buf, &off, last);
+	put_frame(buf, &off, too_late);
+	int r = harness_send_all(fd, buf, off, IO_MS);
+	harness_assert(r == HARNESS_OK, "send: %s", harness_io_name(r));
+	expect_frame(fd, reply, IO_MS);
+	harness_expect_clean_close(fd, "after the closing reply");
+}
+
 START_TEST(test_handler_close_replies_then_closes)
 {
 	struct harness_daemon *d =
@@ -464,19 +478,7 @@ START_TEST(test_handler_close_replies_then_closes)
 	expect_frame(fd, "first", IO_MS);
 	/* A request after the closing one, in the same write: the connection
 	 * ends with the closing request's reply. */
-	char buf[64];
-	size_t off = 0;
-	put_frame(buf, &off, "close:bye");
-	put_frame(buf, &off, "too late");
-	int r = harness_send_all(fd, buf, off, IO_MS);
-	harness_assert(r == HARNESS_OK, "send: %s", harness_io_name(r));
-	expect_frame(fd, "bye", IO_MS);
-	size_t more;
-	r = harness_wait_closed(fd, IO_MS, &more);
-	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "after the closing reply: %s",
-	               harness_io_name(r));
-	harness_assert(more == 0, "%zu bytes arrived after the closing reply", more);
-	close(fd);
+	expect_close_after(fd, "close:bye", "bye", "too late");
 }
 END_TEST
 
@@ -515,6 +517,19 @@ START_TEST(test_conn_data_lives_and_dies_with_its_connection)
 	harness_stop(d);
 	harness_assert(harness_log_count(d, 0, "conn data of connection", 3, NULL, NULL, 0) == 2,
 	               "a block released twice, or one that was never made");
+}
+END_TEST
+
+/* A codec with no way to announce it: the connection just closes after
+ * the reply to its last allowed request. */
+START_TEST(test_max_requests_per_connection_closes_after_the_last_reply)
+{
+	struct harness_daemon *d = harness_start_ready(
+	    CONF_TEST("", "max_requests_per_connection = 2\n"), harness_test_module("testhandler"));
+	int fd = harness_connect_ok(harness_port(d, "frames"));
+	send_frame_ok(fd, "one");
+	expect_frame(fd, "one", IO_MS);
+	expect_close_after(fd, "two", "two", "three");
 }
 END_TEST
 
@@ -737,6 +752,7 @@ static Suite *limits_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_listener_max_connections_holds_the_sixth_until_one_closes);
 	tcase_add_test(tc, test_conn_data_lives_and_dies_with_its_connection);
+	tcase_add_test(tc, test_max_requests_per_connection_closes_after_the_last_reply);
 	tcase_add_test(tc, test_max_connections_per_ip_counts_an_address_over_all_workers);
 	tcase_add_test(tc, test_max_connections_per_ip_is_per_listener);
 	suite_add_tcase(s, tc);

@@ -221,6 +221,11 @@ int harness_recv_line(int fd, char *buf, size_t cap, int timeout_ms);
 /* Wait for the peer to close, discarding what arrives first (counted in
  * *discarded if not NULL): HARNESS_EOF, HARNESS_RESET or HARNESS_TIMEOUT. */
 int harness_wait_closed(int fd, int timeout_ms, size_t *discarded);
+/* Wait (up to 10 s) for the peer to close fd with nothing arriving
+ * first, then close fd; fails the test, naming what, otherwise. */
+void harness_expect_clean_close_at(const char *file, int line, int fd, const char *what);
+#define harness_expect_clean_close(fd, what)                                                       \
+	harness_expect_clean_close_at(__FILE__, __LINE__, fd, what)
 /* "ok", "eof", "reset", "timeout", "error". */
 const char *harness_io_name(int r);
 

@@ -255,6 +255,19 @@ int harness_recv_line(int fd, char *buf, size_t cap, int timeout_ms)
 	return HARNESS_ERROR;
 }
 
+void harness_expect_clean_close_at(const char *file, int line, int fd, const char *what)
+{
+	size_t more = 0;
+	int r = harness_wait_closed(fd, 10000, &more);
+	if (r != HARNESS_EOF && r != HARNESS_RESET)
+		harness_fail_at(file, line, "closed", "%s: not closed (%s)", what,
+		                harness_io_name(r));
+	if (more)
+		harness_fail_at(file, line, "more == 0", "%s: %zu bytes before the close", what,
+		                more);
+	close(fd);
+}
+
 int harness_wait_closed(int fd, int timeout_ms, size_t *discarded)
 {
 	uint64_t deadline = harness_now_ms() + (uint64_t)timeout_ms;

@@ -185,6 +185,7 @@ START_TEST(test_good_config)
 	ck_assert_uint_eq(a->output_low_water, 524288);
 	ck_assert_uint_eq(a->send_buffer, 65536);
 	ck_assert_uint_eq(a->max_connections_per_ip, 10);
+	ck_assert_uint_eq(a->max_requests_per_connection, 1000);
 
 	const struct listener_settings *b = config_listener(cfg, "b");
 	ck_assert_int_eq(b->family, LISTENER_TCP);
@@ -205,6 +206,7 @@ START_TEST(test_good_config)
 	ck_assert_uint_eq(b->output_low_water, 65536);
 	ck_assert_uint_eq(b->send_buffer, 0);
 	ck_assert_uint_eq(b->max_connections_per_ip, 0);
+	ck_assert_uint_eq(b->max_requests_per_connection, 0);
 
 	const struct listener_settings *c = config_listener(cfg, "c");
 	ck_assert_int_eq(c->family, LISTENER_UNIX);

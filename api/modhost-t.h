@@ -19,7 +19,7 @@ extern "C" {
 /* ABI version: major = anything removed, reordered, re-typed or changed in
  * meaning; minor = things appended.  Separate from the product version. */
 #define MH_ABI_MAJOR 1
-#define MH_ABI_MINOR 4
+#define MH_ABI_MINOR 5
 
 /* "MHMD" in ASCII: the first word of every descriptor. */
 #define MH_MODULE_MAGIC 0x4d484d44u
@@ -286,6 +286,14 @@ typedef struct mh_listener_stats {
 	uint64_t bytes_out;            /* written or queued */
 	uint64_t errors;               /* protocol errors and error replies */
 } mh_listener_stats;
+
+/* ---- ABI 1.5 ---------------------------------------------------------- */
+
+/* How an offloaded job ended, as its done callback is told (offload). */
+enum mh_offload_status {
+	MH_OFFLOAD_DONE = 0,      /* work ran */
+	MH_OFFLOAD_CANCELLED = 1, /* the worker stopped before work could start: it did not run */
+};
 
 typedef struct mh_host_api mh_host_api;
 

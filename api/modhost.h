@@ -196,6 +196,23 @@ struct mh_host_api {
 	 * the connection.  Returns NULL when out of memory. */
 	void *(*conn_data)(mh_conn *c, mh_module *m, size_t size,
 	                   void (*release)(mh_module *m, void *data));
+
+	/* ---- ABI 1.5 ---------------------------------------------------- */
+
+	/* Blocking work (a slow password hash, a library call that waits)
+	 * without blocking the worker: work(arg) runs on one of the worker's
+	 * offload threads ([server] offload_threads), then done(arg, status)
+	 * runs on the worker's loop, where every other callback runs.  work
+	 * must not call this table (it is not thread-safe) nor touch messages
+	 * or connections; done may, as long as they still exist (a handler's
+	 * cancel says a reply went away).  status is an enum
+	 * mh_offload_status: MH_OFFLOAD_CANCELLED when the worker stopped
+	 * before work started.  Jobs start in the order given.  Returns 0:
+	 * done will be called exactly once; or -1, and neither is called,
+	 * when the worker already holds [server] offload_queue jobs not yet
+	 * started, is stopping, or is out of memory or threads. */
+	int (*offload)(mh_module *m, void (*work)(void *arg), void (*done)(void *arg, int status),
+	               void *arg);
 };
 
 /* Non-zero when the host table provides fn (it is long enough and set). */

@@ -62,6 +62,8 @@ static const struct config_key config_server_keys[] = {
     {"max_connections", CT_U64, SRV(max_connections), 0, 1, 1 << 24},
     {"busy_poll", CT_BUSY_POLL, SRV(busy_poll_us), SRV(busy_poll_auto), 0, 1000000},
     {"busy_poll_nap", CT_DURATION_US, SRV(busy_poll_nap_us), 0, 0, 1000000},
+    {"offload_threads", CT_U64, SRV(offload_threads), 0, 1, 256},
+    {"offload_queue", CT_U64, SRV(offload_queue), 0, 1, 1 << 20},
     {"module_path", CT_PATH, SRV(module_path), 0, 0, 0},
     {"pid_file", CT_PATH, SRV(pid_file), 0, 0, 0},
     {"user", CT_STRING, SRV(user), 0, 0, 0},
@@ -289,6 +291,8 @@ static int config_build_server(struct cfgfile_ctx *ctx)
 	s->shutdown_timeout_ms = 30 * 1000;
 	s->max_connections = 10000;
 	s->busy_poll_auto = 1;
+	s->offload_threads = 4;
+	s->offload_queue = 1024;
 	if (sec && config_apply(ctx, sec, config_server_keys, s) < 0)
 		return -1;
 	uint64_t budget = s->busy_poll_auto ? POLLCTL_BUDGET_US : s->busy_poll_us;

@@ -37,6 +37,8 @@ struct server_settings {
 	uint64_t busy_poll_us;        /* a worker polls this long after I/O before sleeping; 0 = off */
 	uint64_t busy_poll_nap_us;    /* and naps this long between polls; 0 = polls back to back
 	                               * (with auto: 0 = POLLCTL_NAP_US) */
+	uint64_t offload_threads;     /* a worker's threads for modules' blocking work; default 4 */
+	uint64_t offload_queue;       /* jobs a worker holds not yet started; default 1024 */
 	char *module_path;            /* folder of module .so files; default MODULEDIR */
 	char *pid_file;               /* NULL = none */
 	char *user, *group;           /* NULL = keep */

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
+#include "offload.h"
 #include "peerlimit.h"
 #include "route.h"
 #include "sdnotify.h"
@@ -68,6 +69,7 @@ struct worker {
 	struct event *ev_accept_retry;
 	struct event *ev_limit_retry;
 	int accept_paused;
+	uint64_t drain_started_ms; /* 0 = not draining */
 };
 
 static struct worker *self;
@@ -96,6 +98,11 @@ int worker_id(void)
 int worker_draining(void)
 {
 	return self && self->draining;
+}
+
+const struct server_settings *worker_settings(void)
+{
+	return self ? &self->gen->cfg->server : NULL;
 }
 
 /* ---- accepting --------------------------------------------------------------- */
@@ -317,6 +324,7 @@ static void worker_drain(void)
 		return;
 	}
 	self->draining = 1;
+	self->drain_started_ms = conn_now_ms();
 	for (size_t i = 0; i < self->n_sls; i++)
 		set_accepting(&self->sls[i], 0);
 	if (!self->single)
@@ -743,7 +751,16 @@ int worker_run(struct generation **genp, int id, worker_reload_fn reload)
 	while (w.conns)
 		conn_reap(w.conns);
 	retire_finished();
-	modules_worker_fini(w.gen->mods);
+	/* Offloaded jobs run module code: each gets its done (a job not
+	 * started yet, as cancelled) before the modules' worker_fini.  Jobs
+	 * get what the drain left of shutdown_timeout, less a quarter kept
+	 * for leaving before the master's stop deadline (the same timeout,
+	 * counted from a moment earlier); one still running then keeps the
+	 * modules' worker_fini from running. */
+	uint64_t budget = w.gen->cfg->server.shutdown_timeout_ms;
+	uint64_t spent = w.drain_started_ms ? conn_now_ms() - w.drain_started_ms : 0;
+	if (offload_stop(spent < budget ? (budget - spent) / 4 * 3 : 0) == 0)
+		modules_worker_fini(w.gen->mods);
 	*genp = w.gen;
 	teardown();
 	msg_pool_clear();

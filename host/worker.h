@@ -17,6 +17,7 @@ struct mh_conn;
 struct event_base;
 
 struct route_settings;
+struct server_settings;
 struct tls_listener;
 
 /* One chain a request can take: a route's, or the listener's own (rs NULL;
@@ -95,5 +96,8 @@ void worker_forget_read(struct mh_conn *c);
 /* The worker stopped accepting because of max_connections; resume when a
  * connection closes. */
 int worker_draining(void);
+/* The [server] settings of the generation the worker serves, or NULL
+ * outside a worker's loop. */
+const struct server_settings *worker_settings(void);
 
 #endif

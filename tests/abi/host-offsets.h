@@ -226,3 +226,6 @@ _Static_assert(offsetof(struct mh_listener_stats, bytes_out) == 64 && sizeof(((s
 _Static_assert(offsetof(struct mh_listener_stats, errors) == 72 && sizeof(((struct mh_listener_stats *)0)->errors) == 8, "mh_listener_stats.errors moved or changed size");
 _Static_assert(offsetof(struct mh_host_api, listener_stats) == 528 && sizeof(((struct mh_host_api *)0)->listener_stats) == 8, "mh_host_api.listener_stats moved or changed size");
 _Static_assert(offsetof(struct mh_host_api, conn_data) == 536 && sizeof(((struct mh_host_api *)0)->conn_data) == 8, "mh_host_api.conn_data moved or changed size");
+_Static_assert(MH_OFFLOAD_DONE == 0, "MH_OFFLOAD_DONE changed value");
+_Static_assert(MH_OFFLOAD_CANCELLED == 1, "MH_OFFLOAD_CANCELLED changed value");
+_Static_assert(offsetof(struct mh_host_api, offload) == 544 && sizeof(((struct mh_host_api *)0)->offload) == 8, "mh_host_api.offload moved or changed size");

@@ -12,7 +12,7 @@ void mh_abi_probe(const mh_module_desc *desc, const mh_host_api *host, const mh_
                   enum mh_log_level level, enum mh_config_type config_type, enum mh_status status,
                   enum mh_decode_result decoded, enum mh_handle_result handled,
                   enum mh_auth_result authed, enum mh_policy_result policed,
-                  enum mh_event_type event_type);
+                  enum mh_event_type event_type, enum mh_offload_status offloaded);
 
 void mh_abi_probe(const mh_module_desc *desc, const mh_host_api *host, const mh_codec_ops *codec,
                   const mh_handler_ops *handler, const mh_auth_ops *auth,
@@ -22,6 +22,6 @@ void mh_abi_probe(const mh_module_desc *desc, const mh_host_api *host, const mh_
                   enum mh_log_level level, enum mh_config_type config_type, enum mh_status status,
                   enum mh_decode_result decoded, enum mh_handle_result handled,
                   enum mh_auth_result authed, enum mh_policy_result policed,
-                  enum mh_event_type event_type)
+                  enum mh_event_type event_type, enum mh_offload_status offloaded)
 {
 }

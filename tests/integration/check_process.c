@@ -38,23 +38,6 @@ static void echo_ok(int fd, const char *payload)
 	harness_assert(r == HARNESS_OK, "echo '%s': %s", payload, harness_io_name(r));
 }
 
-static void send_frame_ok(int fd, const char *payload)
-{
-	int r = harness_send_frame(fd, payload, strlen(payload), IO_MS);
-	harness_assert(r == HARNESS_OK, "send '%s': %s", payload, harness_io_name(r));
-}
-
-static void expect_frame(int fd, const char *want)
-{
-	char *got;
-	size_t len;
-	int r = harness_recv_frame(fd, &got, &len, IO_MS);
-	harness_assert(r == HARNESS_OK, "reply '%s': %s", want, harness_io_name(r));
-	harness_assert(len == strlen(want) && memcmp(got, want, len) == 0,
-	               "reply '%s', expected '%s'", got, want);
-	free(got);
-}
-
 /* Wait for the master to exit; returns its wait status. */
 static int wait_exit_ok(struct harness_daemon *d, int timeout_ms)
 {
@@ -239,7 +222,7 @@ START_TEST(test_sigterm_delivers_replies_in_flight_then_exits_zero)
 	for (int i = 0; i < N; i++) {
 		char p[32];
 		snprintf(p, sizeof(p), "sleep:500:done-%d", i);
-		send_frame_ok(fds[i], p);
+		harness_send_frame_ok(fds[i], p);
 	}
 	/* Every request reached the handler: now they are in flight. */
 	harness_wait_log_n(d, from, "module testhandler: sleeping 500ms", N);
@@ -249,7 +232,7 @@ START_TEST(test_sigterm_delivers_replies_in_flight_then_exits_zero)
 	for (int i = 0; i < N; i++) {
 		char want[32];
 		snprintf(want, sizeof(want), "done-%d", i);
-		expect_frame(fds[i], want);
+		harness_expect_frame(fds[i], want);
 		int r = harness_wait_closed(fds[i], IO_MS, NULL);
 		harness_assert(r == HARNESS_EOF, "connection %d after its reply: %s", i,
 		               harness_io_name(r));
@@ -302,7 +285,7 @@ START_TEST(test_second_sigterm_stops_at_once)
 	    harness_test_module("testhandler"));
 	int fd = harness_connect_ok(harness_port(d, "frames"));
 	size_t from = harness_log_size(d);
-	send_frame_ok(fd, "sleep:30000:too late");
+	harness_send_frame_ok(fd, "sleep:30000:too late");
 	harness_wait_log(d, from, "module testhandler: sleeping 30000ms");
 	harness_signal(d, SIGTERM);
 	harness_wait_log(d, from, "draining 1 connections");
@@ -432,7 +415,7 @@ START_TEST(test_reload_under_traffic_loses_no_request)
 			char p[32];
 			slow[i] = harness_connect_ok(t.port);
 			snprintf(p, sizeof(p), "sleep:300:gen%u-%d", gen, i);
-			send_frame_ok(slow[i], p);
+			harness_send_frame_ok(slow[i], p);
 		}
 		harness_wait_log_n(d, from, "module testhandler: sleeping 300ms", 2);
 		for (int i = 0; i < 20; i++)
@@ -451,7 +434,7 @@ START_TEST(test_reload_under_traffic_loses_no_request)
 		for (int i = 0; i < 2; i++) {
 			char want[32];
 			snprintf(want, sizeof(want), "gen%u-%d", gen, i);
-			expect_frame(slow[i], want);
+			harness_expect_frame(slow[i], want);
 			close(slow[i]);
 		}
 	}
@@ -550,8 +533,8 @@ START_TEST(test_reload_runs_a_replaced_module_file)
 	 * connection (that is what makes the reload seamless): wait for it. */
 	harness_wait_log(d, from, "draining [0-9]+ connections");
 	fd = harness_connect_ok(port);
-	send_frame_ok(fd, "anything");
-	expect_frame(fd, "hello");
+	harness_send_frame_ok(fd, "anything");
+	harness_expect_frame(fd, "hello");
 	close(fd);
 	free(so);
 }
@@ -645,7 +628,7 @@ START_TEST(test_killed_worker_is_replaced_and_the_survivor_keeps_serving)
 	owner[0] = harness_connection_owner(d, fds[0]);
 	pid_t victim = owner[0], survivor = victim == workers[0] ? workers[1] : workers[0];
 	size_t from = harness_log_size(d);
-	send_frame_ok(fds[0], "block:500:unblocked");
+	harness_send_frame_ok(fds[0], "block:500:unblocked");
 	harness_wait_log(d, from, "module testhandler: blocking 500ms");
 	for (int i = 1; i < N; i++) {
 		fds[i] = harness_connect_ok(port);
@@ -657,7 +640,7 @@ START_TEST(test_killed_worker_is_replaced_and_the_survivor_keeps_serving)
 			               (int)owner[i], (int)survivor);
 		}
 	}
-	expect_frame(fds[0], "unblocked");
+	harness_expect_frame(fds[0], "unblocked");
 	for (int i = 3; i < N; i++) {
 		echo_ok(fds[i], "later");
 		owner[i] = harness_connection_owner(d, fds[i]);
@@ -721,7 +704,7 @@ START_TEST(test_crash_in_a_module_is_logged_with_its_name)
 	harness_wait_workers(d, 1, &worker);
 	size_t from = harness_log_size(d);
 	int fd = harness_connect_ok(port);
-	send_frame_ok(fd, "crash");
+	harness_send_frame_ok(fd, "crash");
 	int r = harness_wait_closed(fd, IO_MS, NULL);
 	harness_assert(r == HARNESS_EOF || r == HARNESS_RESET, "the crashing request: %s",
 	               harness_io_name(r));
@@ -756,8 +739,8 @@ START_TEST(test_single_process_mode_serves_and_stops)
 	               "workers = 0 forked a child");
 	int fd = harness_connect_ok(port);
 	echo_ok(fd, "single");
-	send_frame_ok(fd, "sleep:100:late");
-	expect_frame(fd, "late");
+	harness_send_frame_ok(fd, "sleep:100:late");
+	harness_expect_frame(fd, "late");
 	size_t from = harness_log_size(d);
 	harness_signal(d, SIGTERM);
 	int r = harness_wait_closed(fd, IO_MS, NULL);

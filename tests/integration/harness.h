@@ -214,6 +214,12 @@ int harness_recv_exact(int fd, void *buf, size_t len, int timeout_ms);
 int harness_send_frame(int fd, const void *payload, size_t len, int timeout_ms);
 /* Receive one frame into a newly allocated, NUL-terminated *payload. */
 int harness_recv_frame(int fd, char **payload, size_t *len, int timeout_ms);
+/* Send the text payload as one frame, or fail the test. */
+void harness_send_frame_ok_at(const char *file, int line, int fd, const char *payload);
+#define harness_send_frame_ok(fd, payload) harness_send_frame_ok_at(__FILE__, __LINE__, fd, payload)
+/* Receive one frame within 10 s and check it is the text want, or fail. */
+void harness_expect_frame_at(const char *file, int line, int fd, const char *want);
+#define harness_expect_frame(fd, want) harness_expect_frame_at(__FILE__, __LINE__, fd, want)
 /* Send a frame and expect the same payload back (HARNESS_ERROR if not). */
 int harness_echo_frame(int fd, const void *payload, size_t len, int timeout_ms);
 /* line: receive up to and including '\n' into buf (NUL-terminated). */

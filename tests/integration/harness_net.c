@@ -255,6 +255,25 @@ int harness_recv_line(int fd, char *buf, size_t cap, int timeout_ms)
 	return HARNESS_ERROR;
 }
 
+void harness_send_frame_ok_at(const char *file, int line, int fd, const char *payload)
+{
+	int r = harness_send_frame(fd, payload, strlen(payload), 10000);
+	if (r != HARNESS_OK)
+		harness_fail_at(file, line, "sent", "send '%s': %s", payload, harness_io_name(r));
+}
+
+void harness_expect_frame_at(const char *file, int line, int fd, const char *want)
+{
+	char *got = NULL;
+	size_t len = 0;
+	int r = harness_recv_frame(fd, &got, &len, 10000);
+	if (r != HARNESS_OK)
+		harness_fail_at(file, line, "received", "reply '%s': %s", want, harness_io_name(r));
+	if (len != strlen(want) || memcmp(got, want, len) != 0)
+		harness_fail_at(file, line, "same", "reply '%s', expected '%s'", got, want);
+	free(got);
+}
+
 void harness_expect_clean_close_at(const char *file, int line, int fd, const char *what)
 {
 	size_t more = 0;

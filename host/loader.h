@@ -36,6 +36,7 @@ struct mh_module {
 	int index;  /* position in its set */
 	int loaded; /* load hook returned 0 */
 	int worker_ready; /* worker_init returned 0 */
+	unsigned offload_jobs; /* accepted by offload, done not yet called (worker's loop) */
 	/* While its load hook runs: where its [module] section is, so that
 	 * the errors it logs (bad settings) name file:line.  NULL otherwise. */
 	const char *loading_file;
@@ -79,6 +80,8 @@ struct mh_module *modules_find(const struct module_set *set, const char *name);
 int modules_worker_init(struct module_set *set, char *err, size_t errlen);
 /* worker_fini hooks in reverse order. */
 void modules_worker_fini(struct module_set *set);
+/* Whether a module of set has offloaded jobs whose done has not run. */
+int modules_offloading(const struct module_set *set);
 /* unload hooks in reverse order, then free the instances (libraries stay). */
 void modules_free(struct module_set *set);
 

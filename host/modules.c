@@ -276,6 +276,14 @@ int modules_worker_init(struct module_set *set, char *err, size_t errlen)
 	return 0;
 }
 
+int modules_offloading(const struct module_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->mods[i]->offload_jobs)
+			return 1;
+	return 0;
+}
+
 void modules_worker_fini(struct module_set *set)
 {
 	for (size_t i = set->n; i-- > 0;) {

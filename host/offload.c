@@ -122,9 +122,11 @@ static void run_done(void)
 		shm_mark_running(j->m);
 		j->done(j->arg, j->status);
 		shm_mark_running(NULL);
+		j->m->offload_jobs--;
 		free(j);
 		j = next;
 	}
+	worker_offload_finished();
 }
 
 static void offload_done_cb(evutil_socket_t fd, short what, void *arg)
@@ -203,6 +205,7 @@ int offload_submit(struct mh_module *m, void (*work)(void *arg),
 		free(j);
 		return -1;
 	}
+	m->offload_jobs++;
 	return 0;
 }
 

@@ -100,6 +100,12 @@ int worker_draining(void)
 	return self && self->draining;
 }
 
+void worker_offload_finished(void)
+{
+	if (self)
+		retire_finished();
+}
+
 const struct server_settings *worker_settings(void)
 {
 	return self ? &self->gen->cfg->server : NULL;
@@ -367,7 +373,9 @@ static void retire_finished(void)
 		uint64_t open = 0;
 		for (size_t i = 0; i < r->n_sls; i++)
 			open += r->sls[i].n_conns;
-		if (open) {
+		/* Its modules' jobs still to finish would run their done
+		 * after worker_fini. */
+		if (open || modules_offloading(r->gen->mods)) {
 			rp = &r->next;
 			continue;
 		}
@@ -759,8 +767,10 @@ int worker_run(struct generation **genp, int id, worker_reload_fn reload)
 	 * modules' worker_fini from running. */
 	uint64_t budget = w.gen->cfg->server.shutdown_timeout_ms;
 	uint64_t spent = w.drain_started_ms ? conn_now_ms() - w.drain_started_ms : 0;
-	if (offload_stop(spent < budget ? (budget - spent) / 4 * 3 : 0) == 0)
+	if (offload_stop(spent < budget ? (budget - spent) / 4 * 3 : 0) == 0) {
+		retire_finished(); /* the generations that waited for their jobs */
 		modules_worker_fini(w.gen->mods);
+	}
 	*genp = w.gen;
 	teardown();
 	msg_pool_clear();

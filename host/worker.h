@@ -99,5 +99,7 @@ int worker_draining(void);
 /* The [server] settings of the generation the worker serves, or NULL
  * outside a worker's loop. */
 const struct server_settings *worker_settings(void);
+/* Offloaded jobs finished: a retired generation may now be freed. */
+void worker_offload_finished(void);
 
 #endif

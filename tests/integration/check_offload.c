@@ -22,10 +22,11 @@
 
 #define IO_MS 10000
 
-/* One worker, lenprefix + offloadtest; the two offload settings and
- * shutdown_timeout as given. */
-#define CONF(threads, queue, shutdown)                                                             \
-	"[server]\nworkers = 1\nshutdown_timeout = " shutdown "\n"                                 \
+/* lenprefix + offloadtest; the workers, the two offload settings and
+ * shutdown_timeout as given (CONF: one worker). */
+#define CONF(threads, queue, shutdown) CONF_W("1", threads, queue, shutdown)
+#define CONF_W(workers, threads, queue, shutdown)                                                  \
+	"[server]\nworkers = " workers "\nshutdown_timeout = " shutdown "\n"                       \
 	"offload_threads = " threads "\noffload_queue = " queue "\n"                               \
 	"[log]\nlevel = info\nformat = text\n"                                                     \
 	"[module lenprefix]\n[module offloadtest]\nfile = %s\n"                                    \
@@ -182,6 +183,28 @@ START_TEST(test_stop_leaves_a_stuck_job_at_shutdown_timeout)
 }
 END_TEST
 
+/* workers = 0: a reload retires the old generation only once its
+ * modules' jobs are done, even with no connection left to wait for (the
+ * job's was reset): their done must not run after worker_fini. */
+START_TEST(test_single_process_reload_retires_a_generation_after_its_jobs)
+{
+	struct harness_daemon *d = start(CONF_W("0", "1", "8", "10s"));
+	int port = harness_port(d, "jobs");
+	char *gate = harness_tmpfile("gate");
+	int a = submit(port, gate, "a");
+	wait_started(gate);
+	harness_close_reset(a);
+	size_t at = harness_log_size(d);
+	harness_signal(d, SIGHUP);
+	harness_wait_log(d, at, "generation 2 ready");
+	open_gate(gate);
+	size_t done_at = harness_wait_log(d, at, "job a done, its connection gone");
+	size_t retired_at = harness_wait_log(d, at, "generation 1 retired");
+	harness_assert(retired_at > done_at, "generation 1 retired before its job was done");
+	free(gate);
+}
+END_TEST
+
 static Suite *offload_suite(void)
 {
 	Suite *s = suite_create("offload");
@@ -192,6 +215,7 @@ static Suite *offload_suite(void)
 	tcase_add_test(tc, test_threads_and_queue_are_bounded);
 	tcase_add_test(tc, test_stop_cancels_queued_jobs_and_waits_for_running_ones);
 	tcase_add_test(tc, test_stop_leaves_a_stuck_job_at_shutdown_timeout);
+	tcase_add_test(tc, test_single_process_reload_retires_a_generation_after_its_jobs);
 	suite_add_tcase(s, tc);
 	return s;
 }

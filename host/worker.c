@@ -73,6 +73,9 @@ struct worker {
 };
 
 static struct worker *self;
+/* A generation whose offloaded jobs were still running at exit: kept,
+ * never freed (the process is leaving). */
+static struct generation *abandoned;
 unsigned long worker_io_events;
 uint64_t worker_io_bytes;
 uint32_t worker_load_window = 1;
@@ -770,8 +773,13 @@ int worker_run(struct generation **genp, int id, worker_reload_fn reload)
 	if (offload_stop(spent < budget ? (budget - spent) / 4 * 3 : 0) == 0) {
 		retire_finished(); /* the generations that waited for their jobs */
 		modules_worker_fini(w.gen->mods);
+		*genp = w.gen;
+	} else {
+		/* The stuck jobs may still use their modules' state: the
+		 * caller must not free it (workers = 0 would, before exit). */
+		abandoned = w.gen;
+		*genp = NULL;
 	}
-	*genp = w.gen;
 	teardown();
 	msg_pool_clear();
 	event_base_free(w.base);

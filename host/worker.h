@@ -60,7 +60,8 @@ typedef int (*worker_reload_fn)(struct generation *cur, struct generation **next
  * handled here.  The caller may keep the stop and reload signals blocked:
  * they are unblocked once the loop handles them, and blocked again when the
  * drain is over.  On return *gen is the generation served last (the caller
- * frees it).  Returns the process exit code. */
+ * frees it), or NULL when offloaded jobs still ran at exit and may use its
+ * modules.  Returns the process exit code. */
 int worker_run(struct generation **gen, int id, worker_reload_fn reload);
 /* Take the stop and reload signals worker_run handles out of set, a set
  * about to be unblocked before it runs: they then stay blocked until its

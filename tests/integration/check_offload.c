@@ -163,10 +163,9 @@ END_TEST
 
 /* A job that never returns does not keep a stopping worker: after
  * three quarters of shutdown_timeout it leaves, saying so, without its
- * modules' fini. */
-START_TEST(test_stop_leaves_a_stuck_job_at_shutdown_timeout)
+ * modules' fini (and, with workers = 0, without freeing them). */
+static void stop_with_a_stuck_job(struct harness_daemon *d)
 {
-	struct harness_daemon *d = start(CONF("1", "8", "2s"));
 	harness_expect_errors(d, "offload: 1 job\\(s\\) still running after 1[0-9]{3}ms");
 	int port = harness_port(d, "jobs");
 	char *gate = harness_tmpfile("never");
@@ -180,6 +179,17 @@ START_TEST(test_stop_leaves_a_stuck_job_at_shutdown_timeout)
 	harness_assert(harness_wait_exit(d, IO_MS, &status), "the daemon did not exit");
 	harness_assert(WIFEXITED(status), "the daemon was killed: status %d", status);
 	free(gate);
+}
+
+START_TEST(test_stop_leaves_a_stuck_job_at_shutdown_timeout)
+{
+	stop_with_a_stuck_job(start(CONF("1", "8", "2s")));
+}
+END_TEST
+
+START_TEST(test_single_process_stop_leaves_a_stuck_job)
+{
+	stop_with_a_stuck_job(start(CONF_W("0", "1", "8", "2s")));
 }
 END_TEST
 
@@ -215,6 +225,7 @@ static Suite *offload_suite(void)
 	tcase_add_test(tc, test_threads_and_queue_are_bounded);
 	tcase_add_test(tc, test_stop_cancels_queued_jobs_and_waits_for_running_ones);
 	tcase_add_test(tc, test_stop_leaves_a_stuck_job_at_shutdown_timeout);
+	tcase_add_test(tc, test_single_process_stop_leaves_a_stuck_job);
 	tcase_add_test(tc, test_single_process_reload_retires_a_generation_after_its_jobs);
 	suite_add_tcase(s, tc);
 	return s;

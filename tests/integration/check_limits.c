@@ -572,27 +572,15 @@ END_TEST
  * must say "Connection: close" and be followed by the close. */
 static int http_get(int fd)
 {
-	static const char req[] = "GET / HTTP/1.1\r\nHost: limits\r\n\r\n";
-	char line[256];
-	int r = harness_send_all(fd, req, sizeof(req) - 1, IO_MS);
-	harness_assert(r == HARNESS_OK, "send GET: %s", harness_io_name(r));
-	r = harness_recv_line(fd, line, sizeof(line), IO_MS);
-	harness_assert(r == HARNESS_OK, "status line: %s", harness_io_name(r));
-	int code = 0, close_header = 0;
-	harness_assert(sscanf(line, "HTTP/1.1 %d", &code) == 1, "status line '%s'", line);
-	while ((r = harness_recv_line(fd, line, sizeof(line), IO_MS)) == HARNESS_OK &&
-	       strcmp(line, "\r\n") != 0)
-		close_header |= strcasecmp(line, "Connection: close\r\n") == 0;
-	harness_assert(r == HARNESS_OK, "headers: %s", harness_io_name(r));
+	char body[64];
+	int closing;
+	int code = harness_http_get(fd, "/", body, sizeof(body), &closing);
 	if (code == 200) {
-		char body[6] = {0};
-		r = harness_recv_exact(fd, body, 5, IO_MS);
-		harness_assert(r == HARNESS_OK && strcmp(body, "hello") == 0, "body '%s': %s", body,
-		               harness_io_name(r));
+		harness_assert(strcmp(body, "hello") == 0, "body '%s'", body);
 	} else {
 		harness_assert(code == 503, "status %d", code);
-		harness_assert(close_header, "a 503 without Connection: close");
-		r = harness_wait_closed(fd, IO_MS, NULL);
+		harness_assert(closing, "a 503 without Connection: close");
+		int r = harness_wait_closed(fd, IO_MS, NULL);
 		harness_assert(r == HARNESS_EOF || r == HARNESS_RESET,
 		               "the refused connection stayed open (%s)", harness_io_name(r));
 	}

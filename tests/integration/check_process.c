@@ -54,39 +54,12 @@ static int exited_zero(int st)
 
 /* ---- -t --------------------------------------------------------------------- */
 
-/* Run `modhostd -t -c path`; returns the wait status, output in *out. */
-static int check_config(const char *path, char **out)
-{
-	char *argv[] = {(char *)harness_env("MODHOSTD"), "-t", "-c", (char *)path, NULL};
-	int st = harness_run(argv, out, HARNESS_WAIT_MS);
-	harness_assert(st != -1, "modhostd -t did not run or finish: %s", strerror(errno));
-	return st;
-}
-
-/* A bad config must exit 1 and print `want` (a "file:line: ..." text). */
-static void expect_config_error(const char *name, const char *text, int want_line,
-                                const char *want_text)
-{
-	char *path = harness_tmpfile(name);
-	char want[1024];
-	harness_write_file(path, "%s", text);
-	snprintf(want, sizeof(want), "%s:%d: %s", path, want_line, want_text);
-	char *out;
-	int st = check_config(path, &out);
-	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "-t on %s: status %d, output:\n%s",
-	               name, st, out);
-	harness_assert(strstr(out, want) != NULL, "-t on %s: expected '%s' in:\n%s", name, want,
-	               out);
-	free(out);
-	free(path);
-}
-
 START_TEST(test_check_mode_accepts_a_good_config)
 {
 	char *path = harness_tmpfile("good.ini");
 	harness_write_file(path, CONF_WORKERS("2", ""), harness_test_module("testhandler"));
 	char *out;
-	int st = check_config(path, &out);
+	int st = harness_check_config(path, &out);
 	harness_assert(exited_zero(st), "-t on a good config: status %d, output:\n%s", st, out);
 	char want[1024];
 	snprintf(want, sizeof(want), "configuration %s is valid", path);
@@ -147,20 +120,20 @@ END_TEST
 
 START_TEST(test_check_mode_reports_unknown_key_and_bad_duration_with_line)
 {
-	expect_config_error("unknown-key.ini", "[server]\nworkers = 1\nbogus = 1\n", 3,
-	                    "unknown key 'bogus' in [server]");
-	expect_config_error("bad-duration.ini",
-	                    "[server]\nworkers = 1\n\nshutdown_timeout = 5 parsecs\n", 4,
-	                    "bad value for 'shutdown_timeout'");
+	harness_expect_config_error("unknown-key.ini", "[server]\nworkers = 1\nbogus = 1\n", 3,
+	                            "unknown key 'bogus' in [server]");
+	harness_expect_config_error("bad-duration.ini",
+	                            "[server]\nworkers = 1\n\nshutdown_timeout = 5 parsecs\n", 4,
+	                            "bad value for 'shutdown_timeout'");
 	/* A value the module's load hook rejects names its section too. */
-	expect_config_error("bad-module-value.ini",
-	                    "[server]\nworkers = 1\n\n[module accesslog]\nbuffer = 32MiB\n", 4,
-	                    "buffer must be at most 16MiB");
+	harness_expect_config_error("bad-module-value.ini",
+	                            "[server]\nworkers = 1\n\n[module accesslog]\nbuffer = 32MiB\n",
+	                            4, "buffer must be at most 16MiB");
 	/* A module key is checked against the module's own table. */
-	expect_config_error("bad-module-key.ini",
-	                    "[server]\nworkers = 1\n[module lenprefix]\nmax_frame = 1MiB\n"
-	                    "max_frames = 2\n",
-	                    5, "");
+	harness_expect_config_error("bad-module-key.ini",
+	                            "[server]\nworkers = 1\n[module lenprefix]\nmax_frame = 1MiB\n"
+	                            "max_frames = 2\n",
+	                            5, "");
 }
 END_TEST
 
@@ -173,7 +146,7 @@ START_TEST(test_check_mode_reports_missing_module_file_with_line)
 	harness_write_file(path,
 	                   "[server]\nworkers = 1\n[module gone]\nfile = /nonexistent/gone.so\n");
 	char *out, at3[1024], at4[1024];
-	int st = check_config(path, &out);
+	int st = harness_check_config(path, &out);
 	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d, output:\n%s", st, out);
 	snprintf(at3, sizeof(at3), "%s:3: ", path);
 	snprintf(at4, sizeof(at4), "%s:4: ", path);

@@ -186,6 +186,13 @@ int harness_run(char *const argv[], char **output, int timeout_ms);
  * wait status in *status.  Fails the test if it could not run or did not
  * finish. */
 char *harness_sh(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Run `$MODHOSTD -t -c path`: returns its wait status, its output in
+ * *out (free it). */
+int harness_check_config(const char *path, char **out);
+/* Write text to a config file named name in the temporary folder: `-t` on
+ * it must exit 1 and print "PATH:want_line: want_text". */
+void harness_expect_config_error(const char *name, const char *text, int want_line,
+                                 const char *want_text);
 /* Raise the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
 long harness_raise_nofile(void);
 
@@ -198,6 +205,8 @@ int harness_connect_buf(int port, int rcvbuf, int sndbuf);
 /* The same from the given source address (e.g. "127.0.0.2": any address
  * of 127.0.0.0/8 is the loopback's), for limits per client address. */
 int harness_connect_from(int port, const char *source);
+/* The same to [::1]:port. */
+int harness_connect6(int port);
 /* harness_connect that fails the test (naming port and errno) instead of
  * returning -1. */
 int harness_connect_ok_at(const char *file, int line, int port);
@@ -227,6 +236,15 @@ int harness_recv_line(int fd, char *buf, size_t cap, int timeout_ms);
 /* Wait for the peer to close, discarding what arrives first (counted in
  * *discarded if not NULL): HARNESS_EOF, HARNESS_RESET or HARNESS_TIMEOUT. */
 int harness_wait_closed(int fd, int timeout_ms, size_t *discarded);
+/* HTTP/1.1 "GET path" on fd (Host: test), then its response: the head and
+ * a Content-Length body (up to cap - 1 bytes, NUL-terminated, into body
+ * when not NULL).  Returns the status code; *closing (when not NULL) says
+ * whether the response had "Connection: close".  Fails the test on an I/O
+ * error or a malformed head. */
+int harness_http_get_at(const char *file, int line, int fd, const char *path, char *body,
+                        size_t cap, int *closing);
+#define harness_http_get(fd, path, body, cap, closing)                                             \
+	harness_http_get_at(__FILE__, __LINE__, fd, path, body, cap, closing)
 /* Wait (up to 10 s) for the peer to close fd with nothing arriving
  * first, then close fd; fails the test, naming what, otherwise. */
 void harness_expect_clean_close_at(const char *file, int line, int fd, const char *what);

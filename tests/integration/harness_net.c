@@ -11,20 +11,29 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
 
 /* Connect to 127.0.0.1:port from source (an IPv4 address of the
- * loopback net, or NULL for the kernel's choice). */
+ * loopback net, or NULL for the kernel's choice); to [::1]:port when
+ * source is "::1". */
 static int connect_from(int port, const char *source, int rcvbuf, int sndbuf)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int six = source && strcmp(source, "::1") == 0;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6,
+	                           .sin6_port = htons((uint16_t)port),
+	                           .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(six ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
-	if (source) {
+	if (source && !six) {
 		struct sockaddr_in src = {.sin_family = AF_INET};
 		if (inet_pton(AF_INET, source, &src.sin_addr) != 1) {
 			errno = EINVAL;
@@ -37,9 +46,9 @@ static int connect_from(int port, const char *source, int rcvbuf, int sndbuf)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (sndbuf)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
+	if ((six ? connect(fd, (struct sockaddr *)&sa6, sizeof(sa6))
+	         : connect(fd, (struct sockaddr *)&sa, sizeof(sa))) < 0 &&
+	    errno != EINPROGRESS)
 		goto fail;
 	struct pollfd p = {.fd = fd, .events = POLLOUT};
 	if (poll(&p, 1, 5000) != 1) {
@@ -75,6 +84,11 @@ int harness_connect(int port)
 int harness_connect_from(int port, const char *source)
 {
 	return connect_from(port, source, 0, 0);
+}
+
+int harness_connect6(int port)
+{
+	return connect_from(port, "::1", 0, 0);
 }
 
 int harness_connect_ok_at(const char *file, int line, int port)
@@ -253,6 +267,45 @@ int harness_recv_line(int fd, char *buf, size_t cap, int timeout_ms)
 	}
 	buf[n] = '\0';
 	return HARNESS_ERROR;
+}
+
+int harness_http_get_at(const char *file, int line, int fd, const char *path, char *body,
+                        size_t cap, int *closing)
+{
+	char req[512], head[256];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: test\r\n\r\n", path);
+	int r = harness_send_all(fd, req, (size_t)n, 10000);
+	if (r != HARNESS_OK)
+		harness_fail_at(file, line, "sent", "send GET %s: %s", path, harness_io_name(r));
+	r = harness_recv_line(fd, head, sizeof(head), 10000);
+	int code = 0;
+	if (r != HARNESS_OK || sscanf(head, "HTTP/1.1 %d", &code) != 1)
+		harness_fail_at(file, line, "status line", "GET %s: status line '%s' (%s)", path,
+		                r == HARNESS_OK ? head : "", harness_io_name(r));
+	size_t length = 0;
+	int close_header = 0;
+	while ((r = harness_recv_line(fd, head, sizeof(head), 10000)) == HARNESS_OK &&
+	       strcmp(head, "\r\n") != 0) {
+		close_header |= strcasecmp(head, "Connection: close\r\n") == 0;
+		if (strncasecmp(head, "Content-Length:", 15) == 0)
+			length = strtoul(head + 15, NULL, 10);
+	}
+	if (r != HARNESS_OK)
+		harness_fail_at(file, line, "headers", "GET %s: headers: %s", path,
+		                harness_io_name(r));
+	char sink[4096];
+	char *to = body ? body : sink;
+	size_t room = body ? cap - 1 : sizeof(sink) - 1;
+	if (length > room)
+		harness_fail_at(file, line, "body fits", "GET %s: a body of %zu bytes", path,
+		                length);
+	r = harness_recv_exact(fd, to, length, 10000);
+	if (r != HARNESS_OK)
+		harness_fail_at(file, line, "body", "GET %s: body: %s", path, harness_io_name(r));
+	to[length] = '\0';
+	if (closing)
+		*closing = close_header;
+	return code;
 }
 
 void harness_send_frame_ok_at(const char *file, int line, int fd, const char *payload)

@@ -265,3 +265,28 @@ long harness_raise_nofile(void)
 	}
 	return rl.rlim_cur == RLIM_INFINITY ? LONG_MAX : (long)rl.rlim_cur;
 }
+
+int harness_check_config(const char *path, char **out)
+{
+	char *argv[] = {(char *)harness_env("MODHOSTD"), "-t", "-c", (char *)path, NULL};
+	int st = harness_run(argv, out, HARNESS_WAIT_MS);
+	harness_assert(st != -1, "modhostd -t did not run or finish: %s", strerror(errno));
+	return st;
+}
+
+void harness_expect_config_error(const char *name, const char *text, int want_line,
+                                 const char *want_text)
+{
+	char *path = harness_tmpfile(name);
+	char want[1024];
+	harness_write_file(path, "%s", text);
+	snprintf(want, sizeof(want), "%s:%d: %s", path, want_line, want_text);
+	char *out;
+	int st = harness_check_config(path, &out);
+	harness_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "-t on %s: status %d, output:\n%s",
+	               name, st, out);
+	harness_assert(strstr(out, want) != NULL, "-t on %s: expected '%s' in:\n%s", name, want,
+	               out);
+	free(out);
+	free(path);
+}
